@@ -1,0 +1,152 @@
+// Package gateway is the provider-neutral view of a payment gateway that charges stored tokens:
+// the operations Recur needs, their types and the classes of error they fail with. Each provider
+// (EGW today; Worldline or Adyen could follow) is an adapter in its own package.
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/recur-billing/recur/billing"
+)
+
+// Gateway charges stored payment tokens with merchant-initiated payments.
+//
+// Every call sends one request to the provider. A call that changes state at the gateway and fails
+// with an error of class UnknownOutcome may or may not have taken effect: read the payment before
+// acting again. Implementations are safe for concurrent use.
+type Gateway interface {
+	// GetToken reads a stored token's status, purposes and card details.
+	GetToken(ctx context.Context, tokenID string) (Token, error)
+	// CreateMITPayment creates a merchant-initiated payment. It moves no money by itself: the
+	// payment is INITIALIZED until a token session is started on it.
+	CreateMITPayment(ctx context.Context, req MITPaymentRequest) (Payment, error)
+	// StartTokenSession pays the payment with the stored token. This is the call that authorizes.
+	StartTokenSession(ctx context.Context, paymentID, tokenID string) (Session, error)
+	// GetPayment reads a payment's current state.
+	GetPayment(ctx context.Context, paymentID string) (Payment, error)
+	// Capture captures an AUTHORIZED payment for the given amount.
+	Capture(ctx context.Context, paymentID string, amount billing.Money) (Payment, error)
+	// Cancel releases an INITIALIZED or AUTHORIZED payment.
+	Cancel(ctx context.Context, paymentID string) (Payment, error)
+}
+
+// Purpose is what a stored token may be used for.
+type Purpose string
+
+// Token purposes, as EGW names them.
+const (
+	PurposeCIT           Purpose = "CIT"            // customer present
+	PurposeUnscheduled   Purpose = "UNSCHEDULED"    // ad-hoc merchant charges, channel MERCHANT
+	PurposeSubscription  Purpose = "SUBSCRIPTION"   // fixed amount, fixed frequency, channel RECURRING
+	PurposeStandingOrder Purpose = "STANDING_ORDER" // variable amount, fixed frequency, channel RECURRING
+)
+
+// TokenStatus is a stored token's state at the gateway.
+type TokenStatus string
+
+// Token states.
+const (
+	TokenActive    TokenStatus = "ACTIVE"
+	TokenSuspended TokenStatus = "SUSPENDED"
+)
+
+// Token is what the gateway tells about a stored token; it never holds card numbers.
+type Token struct {
+	ID       string
+	Status   TokenStatus
+	Purposes []Purpose
+	// Brand is the card scheme ("VISA", "MASTERCARD") when the gateway tells it; EGW's token
+	// information does not, so it may be empty until a payment with the token shows it.
+	Brand          string
+	Last4          string
+	CardholderName string
+	ExpiryMonth    int // 1..12
+	ExpiryYear     int // four digits
+}
+
+// HasPurpose reports whether the token may be used for p.
+func (t Token) HasPurpose(p Purpose) bool {
+	for _, q := range t.Purposes {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Expired reports whether the card has expired at time now: a card is valid through the last day
+// of its expiry month.
+func (t Token) Expired(now time.Time) bool {
+	if t.ExpiryYear == 0 {
+		return false
+	}
+	firstInvalid := time.Date(t.ExpiryYear, time.Month(t.ExpiryMonth)+1, 1, 0, 0, 0, 0, time.UTC)
+	return !now.Before(firstInvalid)
+}
+
+// Channel is how a merchant-initiated payment is made.
+type Channel string
+
+// MIT channels.
+const (
+	ChannelRecurring Channel = "RECURRING" // scheduled: SUBSCRIPTION or STANDING_ORDER tokens
+	ChannelMerchant  Channel = "MERCHANT"  // ad hoc: UNSCHEDULED tokens
+)
+
+// MITPaymentRequest describes a merchant-initiated payment to create.
+type MITPaymentRequest struct {
+	Channel Channel
+	Amount  billing.Money
+	// OrderNumber is the merchant's order number, unique per payment attempt
+	// (letters, digits and /-?:().,'+ only).
+	OrderNumber string
+	// MerchantReference is free text shown to the merchant at the gateway.
+	MerchantReference string
+}
+
+// PaymentStatus is a payment's state at the gateway.
+type PaymentStatus string
+
+// Payment states, as EGW names them.
+const (
+	PaymentInitialized       PaymentStatus = "INITIALIZED"
+	PaymentSentForProcessing PaymentStatus = "SENT_FOR_PROCESSING"
+	PaymentAbandoned         PaymentStatus = "ABANDONED"
+	PaymentAuthorized        PaymentStatus = "AUTHORIZED"
+	PaymentCaptured          PaymentStatus = "CAPTURED"
+	PaymentCancelled         PaymentStatus = "CANCELLED"
+	PaymentSettled           PaymentStatus = "SETTLED"
+	PaymentFailed            PaymentStatus = "FAILED"
+	PaymentRefunded          PaymentStatus = "REFUNDED"
+)
+
+// Payment is a payment's state at the gateway.
+type Payment struct {
+	ID      string
+	Status  PaymentStatus
+	Channel Channel
+	Amount  billing.Money
+	// TokenID is the token that paid it, once a token session has been started.
+	TokenID string
+	// Brand and Last4 describe the card, once known.
+	Brand string
+	Last4 string
+}
+
+// SessionStatus is the state of a token checkout session.
+type SessionStatus string
+
+// Session states that matter to MIT payments; EGW has more for customer-present flows.
+const (
+	SessionInitialized       SessionStatus = "INITIALIZED"
+	SessionSentForProcessing SessionStatus = "SENT_FOR_PROCESSING"
+	SessionCompleted         SessionStatus = "COMPLETED"
+	SessionFailed            SessionStatus = "FAILED"
+)
+
+// Session is the answer to starting a token session.
+type Session struct {
+	ID     string
+	Status SessionStatus
+}
