@@ -1,0 +1,145 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/recur-billing/recur/billing"
+)
+
+// OpenAttempt returns the charge's attempt in progress, starting attempt number one when it has
+// none yet, and marks the charge processing. It locks the charge until tx ends.
+func OpenAttempt(ctx context.Context, tx pgx.Tx, chargeID uuid.UUID, now time.Time) (billing.Attempt, error) {
+	var status billing.ChargeStatus
+	if err := tx.QueryRow(ctx, `SELECT status FROM charges WHERE id = $1 FOR UPDATE`, chargeID).Scan(&status); err != nil {
+		return billing.Attempt{}, notFound(err, "charge "+chargeID.String())
+	}
+	a, err := scanAttempt(tx.QueryRow(ctx, `
+		SELECT `+attemptColumns+` FROM charge_attempts WHERE charge_id = $1 ORDER BY number DESC LIMIT 1`, chargeID))
+	if err == nil || err != pgx.ErrNoRows {
+		return a, err
+	}
+	id := billing.NewID()
+	a = billing.Attempt{
+		ID: id, ChargeID: chargeID, Number: 1, Status: billing.AttemptProcessing, CreatedAt: now, UpdatedAt: now,
+		// The order number names the attempt at the gateway: unique, and in EGW's allowed alphabet.
+		OrderNumber: id.String(),
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO charge_attempts (id, charge_id, number, order_number, status, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $6)`, a.ID, a.ChargeID, a.Number, a.OrderNumber, a.Status, now)
+	if err != nil {
+		return a, fmt.Errorf("open attempt: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE charges SET status = 'processing', updated_at = $2 WHERE id = $1`, chargeID, now); err != nil {
+		return a, fmt.Errorf("open attempt: %w", err)
+	}
+	return a, nil
+}
+
+// SetAttemptPayment records the gateway payment that an attempt created.
+func SetAttemptPayment(ctx context.Context, db DBTX, attemptID uuid.UUID, paymentID string, now time.Time) error {
+	_, err := db.Exec(ctx, `
+		UPDATE charge_attempts SET gateway_payment_id = $2, updated_at = $3 WHERE id = $1`, attemptID, paymentID, now)
+	if err != nil {
+		return fmt.Errorf("set attempt payment: %w", err)
+	}
+	return nil
+}
+
+// FinishAttempt records an attempt's end and gives its charge the same outcome, in one statement.
+// It changes nothing if the attempt has already finished.
+func FinishAttempt(ctx context.Context, db DBTX, attemptID uuid.UUID, status billing.AttemptStatus, f *billing.Failure, now time.Time) error {
+	var code, reason *string
+	if f != nil {
+		code, reason = &f.Code, &f.Reason
+	}
+	_, err := db.Exec(ctx, `
+		WITH a AS (
+			UPDATE charge_attempts SET status = $2, failure_code = $3, failure_reason = $4, updated_at = $5
+			WHERE id = $1 AND status = 'processing'
+			RETURNING charge_id
+		)
+		UPDATE charges c SET status = $2, failure_code = $3, failure_reason = $4, updated_at = $5
+		FROM a WHERE c.id = a.charge_id`, attemptID, status, code, reason, now)
+	if err != nil {
+		return fmt.Errorf("finish attempt: %w", err)
+	}
+	return nil
+}
+
+// BeginStep records a gateway call that is about to be made.
+func BeginStep(ctx context.Context, db DBTX, attemptID uuid.UUID, name string, requestID uuid.UUID, now time.Time) error {
+	_, err := db.Exec(ctx, `
+		INSERT INTO charge_steps (attempt_id, step, request_id, started_at) VALUES ($1, $2, $3, $4)`,
+		attemptID, name, requestID, now)
+	if err != nil {
+		return fmt.Errorf("begin step %s: %w", name, err)
+	}
+	return nil
+}
+
+// FinishStep records how a gateway call ended.
+func FinishStep(ctx context.Context, db DBTX, requestID uuid.UUID, outcome, detail string, now time.Time) error {
+	_, err := db.Exec(ctx, `
+		UPDATE charge_steps SET outcome = $2, detail = $3, finished_at = $4 WHERE request_id = $1`,
+		requestID, outcome, detail, now)
+	if err != nil {
+		return fmt.Errorf("finish step: %w", err)
+	}
+	return nil
+}
+
+// ListAttempts returns a charge's attempts, first first, each with its steps in order.
+func ListAttempts(ctx context.Context, db DBTX, chargeID uuid.UUID) ([]billing.Attempt, error) {
+	rows, err := db.Query(ctx, `
+		SELECT `+attemptColumns+` FROM charge_attempts WHERE charge_id = $1 ORDER BY number`, chargeID)
+	if err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	attempts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.Attempt, error) { return scanAttempt(row) })
+	if err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	if len(attempts) == 0 {
+		return attempts, nil
+	}
+	byID := make(map[uuid.UUID]*billing.Attempt, len(attempts))
+	for i := range attempts {
+		byID[attempts[i].ID] = &attempts[i]
+	}
+	rows, err = db.Query(ctx, `
+		SELECT s.attempt_id, s.step, s.request_id, s.started_at, s.finished_at, coalesce(s.outcome, ''), s.detail
+		FROM charge_steps s JOIN charge_attempts a ON a.id = s.attempt_id
+		WHERE a.charge_id = $1 ORDER BY s.id`, chargeID)
+	if err != nil {
+		return nil, fmt.Errorf("list steps: %w", err)
+	}
+	var attemptID uuid.UUID
+	var s billing.Step
+	_, err = pgx.ForEachRow(rows, []any{&attemptID, &s.Name, &s.RequestID, &s.StartedAt, &s.FinishedAt, &s.Outcome, &s.Detail}, func() error {
+		a := byID[attemptID]
+		a.Steps = append(a.Steps, s)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list steps: %w", err)
+	}
+	return attempts, nil
+}
+
+const attemptColumns = `id, charge_id, number, order_number, coalesce(gateway_payment_id, ''), status,
+	failure_code, failure_reason, created_at, updated_at`
+
+func scanAttempt(row pgx.Row) (billing.Attempt, error) {
+	var a billing.Attempt
+	var code, reason *string
+	err := row.Scan(&a.ID, &a.ChargeID, &a.Number, &a.OrderNumber, &a.GatewayPaymentID, &a.Status, &code, &reason,
+		&a.CreatedAt, &a.UpdatedAt)
+	a.Failure = failure(code, reason)
+	return a, err
+}

@@ -1,0 +1,108 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/recur-billing/recur/billing"
+)
+
+// InsertCharges stores new charges in one statement and returns the ids of those stored. A charge
+// for a (subscription, period) that already has one is skipped: that is how the schema makes a
+// double charge for one period impossible, whoever inserts it.
+func InsertCharges(ctx context.Context, db DBTX, charges []billing.Charge) ([]uuid.UUID, error) {
+	n := len(charges)
+	var (
+		ids, customers, methods, subs = make([]uuid.UUID, n), make([]uuid.UUID, n), make([]uuid.UUID, n), make([]uuid.UUID, n)
+		runs                          = make([]*uuid.UUID, n)
+		indexes                       = make([]int, n)
+		starts, ends                  = make([]time.Time, n), make([]time.Time, n)
+		amounts                       = make([]int64, n)
+		currencies, channels          = make([]string, n), make([]string, n)
+	)
+	for i, c := range charges {
+		ids[i], customers[i], methods[i], subs[i], runs[i] = c.ID, c.CustomerID, c.PaymentMethodID, c.SubscriptionID, c.BillingRunID
+		indexes[i], starts[i], ends[i] = c.PeriodIndex, c.PeriodStart, c.PeriodEnd
+		amounts[i], currencies[i], channels[i] = c.Amount.Amount, c.Amount.Currency, c.Channel
+	}
+	var now time.Time
+	if n > 0 {
+		now = charges[0].CreatedAt
+	}
+	rows, err := db.Query(ctx, `
+		INSERT INTO charges (id, customer_id, payment_method_id, subscription_id, billing_run_id, period_index,
+			period_start, period_end, amount, currency, channel, status, created_at, updated_at)
+		SELECT u.*, 'pending', $12::timestamptz, $12::timestamptz
+		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::int[], $7::timestamptz[],
+			$8::timestamptz[], $9::bigint[], $10::text[], $11::text[]) AS u
+		ON CONFLICT ON CONSTRAINT charges_one_per_period DO NOTHING
+		RETURNING id`,
+		ids, customers, methods, subs, runs, indexes, starts, ends, amounts, currencies, channels, now)
+	if err != nil {
+		return nil, fmt.Errorf("insert charges: %w", err)
+	}
+	inserted, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("insert charges: %w", err)
+	}
+	return inserted, nil
+}
+
+// GetCharge reads a charge.
+func GetCharge(ctx context.Context, db DBTX, id uuid.UUID) (billing.Charge, error) {
+	c, err := scanCharge(db.QueryRow(ctx, `SELECT `+chargeColumns+` FROM charges WHERE id = $1`, id))
+	if err != nil {
+		return c, notFound(err, "charge "+id.String())
+	}
+	return c, nil
+}
+
+// ChargeFilter selects charges to list. Exactly one of its ids is set.
+type ChargeFilter struct {
+	SubscriptionID *uuid.UUID
+	BillingRunID   *uuid.UUID
+}
+
+// ListCharges returns up to limit charges of a subscription or a billing run, newest period first.
+func ListCharges(ctx context.Context, db DBTX, f ChargeFilter, limit int) ([]billing.Charge, error) {
+	rows, err := db.Query(ctx, `
+		SELECT `+chargeColumns+` FROM charges
+		WHERE ($1::uuid IS NULL OR subscription_id = $1) AND ($2::uuid IS NULL OR billing_run_id = $2)
+		ORDER BY period_start DESC, id DESC LIMIT $3`, f.SubscriptionID, f.BillingRunID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list charges: %w", err)
+	}
+	charges, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.Charge, error) { return scanCharge(row) })
+	if err != nil {
+		return nil, fmt.Errorf("list charges: %w", err)
+	}
+	return charges, nil
+}
+
+const chargeColumns = `id, customer_id, payment_method_id, subscription_id, billing_run_id, period_index, period_start,
+	period_end, amount, currency, channel, status, failure_code, failure_reason, created_at, updated_at`
+
+func scanCharge(row pgx.Row) (billing.Charge, error) {
+	var c billing.Charge
+	var code, reason *string
+	err := row.Scan(&c.ID, &c.CustomerID, &c.PaymentMethodID, &c.SubscriptionID, &c.BillingRunID, &c.PeriodIndex,
+		&c.PeriodStart, &c.PeriodEnd, &c.Amount.Amount, &c.Amount.Currency, &c.Channel, &c.Status, &code, &reason,
+		&c.CreatedAt, &c.UpdatedAt)
+	c.Failure = failure(code, reason)
+	return c, err
+}
+
+func failure(code, reason *string) *billing.Failure {
+	if code == nil {
+		return nil
+	}
+	f := &billing.Failure{Code: *code}
+	if reason != nil {
+		f.Reason = *reason
+	}
+	return f
+}

@@ -1,0 +1,40 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/recur-billing/recur/billing"
+)
+
+// CreateCustomer stores a new customer. A customer with the same external id already existing is
+// a *billing.ConflictError that names it.
+func CreateCustomer(ctx context.Context, db DBTX, c billing.Customer) error {
+	_, err := db.Exec(ctx, `
+		INSERT INTO customers (id, external_id, email, name, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		c.ID, c.ExternalID, c.Email, c.Name, c.CreatedAt)
+	if uniqueViolation(err, "customers_external_id_key") {
+		var existing uuid.UUID
+		if err := db.QueryRow(ctx, `SELECT id FROM customers WHERE external_id = $1`, c.ExternalID).Scan(&existing); err != nil {
+			return fmt.Errorf("create customer: %w", err)
+		}
+		return &billing.ConflictError{Reason: fmt.Sprintf("customer %s already has external_id %q", existing, c.ExternalID)}
+	}
+	if err != nil {
+		return fmt.Errorf("create customer: %w", err)
+	}
+	return nil
+}
+
+// GetCustomer reads a customer.
+func GetCustomer(ctx context.Context, db DBTX, id uuid.UUID) (billing.Customer, error) {
+	var c billing.Customer
+	err := db.QueryRow(ctx, `SELECT id, external_id, email, name, created_at FROM customers WHERE id = $1`, id).
+		Scan(&c.ID, &c.ExternalID, &c.Email, &c.Name, &c.CreatedAt)
+	if err != nil {
+		return c, notFound(err, "customer "+id.String())
+	}
+	return c, nil
+}
