@@ -106,3 +106,17 @@ type BillingRun struct {
 	SubscriptionsDue int
 	ChargesCreated   int
 }
+
+// BillNextPeriod makes the charge for the subscription's next period, for run, and moves the
+// subscription on to the period after.
+func (s *Subscription) BillNextPeriod(run uuid.UUID, now time.Time) Charge {
+	start, end := s.Schedule.Period(s.NextPeriod)
+	c := Charge{
+		ID: NewID(), CustomerID: s.CustomerID, PaymentMethodID: s.PaymentMethodID, SubscriptionID: s.ID,
+		BillingRunID: &run, PeriodIndex: s.NextPeriod, PeriodStart: start, PeriodEnd: end, Amount: s.Price,
+		Channel: ChannelRecurring, Status: ChargePending, CreatedAt: now, UpdatedAt: now,
+	}
+	s.NextPeriod++
+	s.NextBillingAt = end
+	return c
+}

@@ -33,12 +33,18 @@ type Charge struct {
 	PeriodStart     time.Time
 	PeriodEnd       time.Time
 	Amount          Money
-	Channel         string // RECURRING for subscriptions
+	Channel         string // how the gateway is asked to pay: ChannelRecurring for subscriptions
 	Status          ChargeStatus
 	Failure         *Failure
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 }
+
+// Payment channels of merchant-initiated charges, as the gateway names them.
+const (
+	ChannelRecurring = "RECURRING" // scheduled charges of a subscription
+	ChannelMerchant  = "MERCHANT"  // ad-hoc charges
+)
 
 // Failure says why a charge or an attempt failed.
 type Failure struct {

@@ -1,0 +1,89 @@
+// Package jobs runs Recur's background work on River: a periodic scheduler that turns due
+// subscriptions into charges, and a worker per charge that collects it at the gateway.
+package jobs
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/gateway"
+)
+
+// Config tunes the background work. Zero fields get the defaults in parentheses.
+type Config struct {
+	// BillingInterval is how often the scheduler looks for due subscriptions (5s).
+	BillingInterval time.Duration
+	// PollInterval is how long a charge waits before reading a payment that is still being
+	// processed at the gateway again (2s).
+	PollInterval time.Duration
+	// MaxWorkers is how many jobs this process works at once (50). Gateway calls mostly wait, so
+	// this can be well above the number of database connections.
+	MaxWorkers int
+	// BatchSize is how many due subscriptions the scheduler bills per transaction (500).
+	BatchSize int
+	// InsertOnly makes a client that enqueues jobs but works none (for API-only processes).
+	InsertOnly bool
+}
+
+func (c Config) withDefaults() Config {
+	if c.BillingInterval <= 0 {
+		c.BillingInterval = 5 * time.Second
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 2 * time.Second
+	}
+	if c.MaxWorkers <= 0 {
+		c.MaxWorkers = 50
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	return c
+}
+
+// Deps are what the jobs work with.
+type Deps struct {
+	Pool    *pgxpool.Pool
+	Gateway gateway.Gateway
+	Clock   billing.Clock
+	Logger  *slog.Logger
+}
+
+// Client is the River client that enqueues and works Recur's jobs.
+type Client = river.Client[pgx.Tx]
+
+// NewClient returns a River client with Recur's workers and the periodic scheduler. Start it to
+// work jobs; River elects one leader among all processes on the database to enqueue periodic jobs.
+func NewClient(deps Deps, cfg Config) (*Client, error) {
+	cfg = cfg.withDefaults()
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &BillDueSubscriptionsWorker{deps: deps, batchSize: cfg.BatchSize})
+	river.AddWorker(workers, &CollectChargeWorker{deps: deps, pollInterval: cfg.PollInterval})
+
+	rc := &river.Config{
+		Logger:  deps.Logger,
+		Workers: workers,
+		// A charge makes several gateway calls, each with its own timeout.
+		JobTimeout: 5 * time.Minute,
+	}
+	if !cfg.InsertOnly {
+		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}}
+		rc.PeriodicJobs = []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.BillingInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return BillDueSubscriptionsArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+		}
+	}
+	client, err := river.NewClient(riverpgxv5.New(deps.Pool), rc)
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	return client, nil
+}

@@ -1,0 +1,121 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/billing/store"
+)
+
+// BillDueSubscriptionsArgs asks for one scheduler pass: bill every subscription whose next period
+// has started.
+type BillDueSubscriptionsArgs struct{}
+
+// Kind names the job in River.
+func (BillDueSubscriptionsArgs) Kind() string { return "bill_due_subscriptions" }
+
+// InsertOpts keeps passes from piling up: while one waits or runs, another is not enqueued.
+// (Passes running at once would still be safe: they lock disjoint subscriptions.)
+func (BillDueSubscriptionsArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled,
+	}}}
+}
+
+// BillDueSubscriptionsWorker makes the charges of due periods. Each batch of subscriptions is one
+// transaction: it creates one charge per (subscription, period), moves the subscriptions on,
+// counts them into the billing run and enqueues the charges' jobs, so that a crash leaves either
+// all of it or none.
+type BillDueSubscriptionsWorker struct {
+	river.WorkerDefaults[BillDueSubscriptionsArgs]
+	deps      Deps
+	batchSize int
+}
+
+// Work runs one scheduler pass. A subscription several periods behind gets one charge per period.
+// A pass that finds nothing due records no billing run.
+func (w *BillDueSubscriptionsWorker) Work(ctx context.Context, _ *river.Job[BillDueSubscriptionsArgs]) error {
+	asOf := w.deps.Clock.Now()
+	var run *uuid.UUID
+	for {
+		n, err := w.billBatch(ctx, asOf, &run)
+		if err != nil {
+			return fmt.Errorf("bill due subscriptions: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if run == nil {
+		return nil
+	}
+	if err := store.FinishBillingRun(ctx, w.deps.Pool, *run, w.deps.Clock.Now()); err != nil {
+		return err
+	}
+	w.deps.Logger.InfoContext(ctx, "billing run finished", slog.String("billing_run_id", run.String()),
+		slog.Time("as_of", asOf))
+	return nil
+}
+
+// billBatch bills up to a batch of due subscriptions in one transaction and returns how many it
+// billed. The first batch that finds any creates the billing run.
+func (w *BillDueSubscriptionsWorker) billBatch(ctx context.Context, asOf time.Time, run **uuid.UUID) (int, error) {
+	var billed int
+	err := store.InTx(ctx, w.deps.Pool, func(tx pgx.Tx) error {
+		subs, err := store.LockDueSubscriptions(ctx, tx, asOf, w.batchSize)
+		if err != nil || len(subs) == 0 {
+			return err
+		}
+		now := w.deps.Clock.Now()
+		if *run == nil {
+			r := billing.BillingRun{ID: billing.NewID(), AsOf: asOf, StartedAt: now}
+			if err := store.CreateBillingRun(ctx, tx, r); err != nil {
+				return err
+			}
+			*run = &r.ID
+		}
+		charges := make([]billing.Charge, len(subs))
+		for i := range subs {
+			charges[i] = subs[i].BillNextPeriod(**run, now)
+		}
+		created, err := store.InsertCharges(ctx, tx, charges)
+		if err != nil {
+			return err
+		}
+		if err := store.AdvanceSubscriptions(ctx, tx, subs, now); err != nil {
+			return err
+		}
+		if err := store.AddToBillingRun(ctx, tx, **run, len(subs), len(created)); err != nil {
+			return err
+		}
+		if err := enqueueCharges(ctx, tx, created); err != nil {
+			return err
+		}
+		billed = len(subs)
+		return nil
+	})
+	return billed, err
+}
+
+// enqueueCharges inserts a CollectCharge job per charge in tx.
+func enqueueCharges(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: CollectChargeArgs{ChargeID: id}}
+	}
+	if _, err := river.ClientFromContext[pgx.Tx](ctx).InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("enqueue charges: %w", err)
+	}
+	return nil
+}
