@@ -94,10 +94,11 @@ func FinishStep(ctx context.Context, db DBTX, requestID uuid.UUID, outcome, deta
 	return nil
 }
 
-// ListAttempts returns a charge's attempts, first first, each with its steps in order.
-func ListAttempts(ctx context.Context, db DBTX, chargeID uuid.UUID) ([]billing.Attempt, error) {
+// ListAttempts returns the attempts of the given charges, by charge, first attempt first, each with
+// its steps in order. It makes two queries however many charges there are.
+func ListAttempts(ctx context.Context, db DBTX, chargeIDs ...uuid.UUID) (map[uuid.UUID][]billing.Attempt, error) {
 	rows, err := db.Query(ctx, `
-		SELECT `+attemptColumns+` FROM charge_attempts WHERE charge_id = $1 ORDER BY number`, chargeID)
+		SELECT `+attemptColumns+` FROM charge_attempts WHERE charge_id = ANY($1) ORDER BY charge_id, number`, chargeIDs)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts: %w", err)
 	}
@@ -105,31 +106,32 @@ func ListAttempts(ctx context.Context, db DBTX, chargeID uuid.UUID) ([]billing.A
 	if err != nil {
 		return nil, fmt.Errorf("list attempts: %w", err)
 	}
-	if len(attempts) == 0 {
-		return attempts, nil
-	}
-	byID := make(map[uuid.UUID]*billing.Attempt, len(attempts))
-	for i := range attempts {
-		byID[attempts[i].ID] = &attempts[i]
+	ids := make([]uuid.UUID, len(attempts))
+	index := make(map[uuid.UUID]int, len(attempts))
+	for i, a := range attempts {
+		ids[i], index[a.ID] = a.ID, i
 	}
 	rows, err = db.Query(ctx, `
-		SELECT s.attempt_id, s.step, s.request_id, s.started_at, s.finished_at, coalesce(s.outcome, ''), s.detail
-		FROM charge_steps s JOIN charge_attempts a ON a.id = s.attempt_id
-		WHERE a.charge_id = $1 ORDER BY s.id`, chargeID)
+		SELECT attempt_id, step, request_id, started_at, finished_at, coalesce(outcome, ''), detail
+		FROM charge_steps WHERE attempt_id = ANY($1) ORDER BY id`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("list steps: %w", err)
 	}
 	var attemptID uuid.UUID
 	var s billing.Step
 	_, err = pgx.ForEachRow(rows, []any{&attemptID, &s.Name, &s.RequestID, &s.StartedAt, &s.FinishedAt, &s.Outcome, &s.Detail}, func() error {
-		a := byID[attemptID]
+		a := &attempts[index[attemptID]]
 		a.Steps = append(a.Steps, s)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list steps: %w", err)
 	}
-	return attempts, nil
+	byCharge := make(map[uuid.UUID][]billing.Attempt, len(chargeIDs))
+	for _, a := range attempts {
+		byCharge[a.ChargeID] = append(byCharge[a.ChargeID], a)
+	}
+	return byCharge, nil
 }
 
 const attemptColumns = `id, charge_id, number, order_number, coalesce(gateway_payment_id, ''), status,

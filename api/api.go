@@ -1,0 +1,140 @@
+// Package api is Recur's REST API: a chi router with API-key authentication, JSON in and out with
+// snake_case fields, and RFC 9457 problem+json errors.
+package api
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/gateway"
+)
+
+// Deps are what the API works with.
+type Deps struct {
+	Pool    *pgxpool.Pool
+	Gateway gateway.Gateway
+	Clock   billing.Clock
+	Logger  *slog.Logger
+}
+
+// API serves Recur's REST endpoints.
+type API struct {
+	db    *pgxpool.Pool
+	gw    gateway.Gateway
+	clock billing.Clock
+	log   *slog.Logger
+}
+
+// New returns the API's HTTP handler.
+func New(d Deps) http.Handler {
+	a := &API{db: d.Pool, gw: d.Gateway, clock: d.Clock, log: d.Logger}
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, a.logRequests, a.recoverPanics)
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		writeProblem(w, Problem{Status: http.StatusNotFound, Detail: "no such endpoint"})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+		writeProblem(w, Problem{Status: http.StatusMethodNotAllowed})
+	})
+	r.Route("/v1", func(r chi.Router) {
+		r.Use(a.authenticate)
+		r.Post("/customers", a.createCustomer)
+		r.Get("/customers/{id}", a.getCustomer)
+		r.Post("/customers/{id}/payment_methods", a.createPaymentMethod)
+		r.Post("/subscriptions", a.createSubscription)
+		r.Get("/subscriptions/{id}", a.getSubscription)
+		r.Get("/subscriptions/{id}/charges", a.listSubscriptionCharges)
+		r.Get("/charges/{id}", a.getCharge)
+		r.Get("/billing_runs", a.listBillingRuns)
+		r.Get("/billing_runs/{id}", a.getBillingRun)
+		r.Get("/billing_runs/{id}/charges", a.listBillingRunCharges)
+	})
+	return r
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// list is the envelope of every list answer.
+type list[T any] struct {
+	Data    []T  `json:"data"`
+	HasMore bool `json:"has_more"`
+}
+
+// pathID reads the {id} path parameter.
+func pathID(r *http.Request) (uuid.UUID, error) { return parseID("id", chi.URLParam(r, "id")) }
+
+// parseID reads a required id field.
+func parseID(field, s string) (uuid.UUID, error) {
+	if s == "" {
+		return uuid.Nil, &billing.ValidationError{Field: field, Reason: "is required"}
+	}
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return id, &billing.ValidationError{Field: field, Reason: "must be a UUID"}
+	}
+	return id, nil
+}
+
+// limit reads the ?limit= query parameter: 1 to 100, default 20.
+func limit(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return 20, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 100 {
+		return 0, &billing.ValidationError{Field: "limit", Reason: "must be an integer from 1 to 100"}
+	}
+	return n, nil
+}
+
+// page trims one extra row fetched to tell whether there are more.
+func page[T any](rows []T, n int) list[T] {
+	if len(rows) > n {
+		return list[T]{Data: rows[:n], HasMore: true}
+	}
+	if rows == nil {
+		rows = []T{}
+	}
+	return list[T]{Data: rows}
+}
+
+func (a *API) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		start := time.Now()
+		next.ServeHTTP(ww, r)
+		a.log.InfoContext(r.Context(), "http request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", ww.Status()), slog.Duration("duration", time.Since(start)),
+			slog.String("request_id", middleware.GetReqID(r.Context())))
+	})
+}
+
+func (a *API) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				a.log.ErrorContext(r.Context(), "panic", slog.Any("panic", v))
+				writeProblem(w, Problem{Status: http.StatusInternalServerError, Detail: "an unexpected error occurred; it has been logged"})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,148 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/billing/store"
+)
+
+type chargeJSON struct {
+	ID               uuid.UUID        `json:"id"`
+	SubscriptionID   uuid.UUID        `json:"subscription_id"`
+	CustomerID       uuid.UUID        `json:"customer_id"`
+	PaymentMethodID  uuid.UUID        `json:"payment_method_id"`
+	BillingRunID     *uuid.UUID       `json:"billing_run_id"`
+	Status           string           `json:"status"`
+	Amount           int64            `json:"amount"`
+	Currency         string           `json:"currency"`
+	Channel          string           `json:"channel"`
+	Period           periodJSON       `json:"period"`
+	GatewayPaymentID *string          `json:"gateway_payment_id"`
+	Failure          *billing.Failure `json:"failure"`
+	Attempts         []attemptJSON    `json:"attempts"`
+	CreatedAt        time.Time        `json:"created_at"`
+	UpdatedAt        time.Time        `json:"updated_at"`
+}
+
+type attemptJSON struct {
+	Number           int              `json:"number"`
+	Status           string           `json:"status"`
+	OrderNumber      string           `json:"order_number"`
+	GatewayPaymentID *string          `json:"gateway_payment_id"`
+	Failure          *billing.Failure `json:"failure"`
+	Steps            []stepJSON       `json:"steps"`
+	CreatedAt        time.Time        `json:"created_at"`
+}
+
+type stepJSON struct {
+	Step       string     `json:"step"`
+	RequestID  uuid.UUID  `json:"request_id"`
+	Outcome    *string    `json:"outcome"`
+	Detail     string     `json:"detail"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+}
+
+func chargeOut(c billing.Charge, attempts []billing.Attempt) chargeJSON {
+	out := chargeJSON{Attempts: []attemptJSON{},
+		ID: c.ID, SubscriptionID: c.SubscriptionID, CustomerID: c.CustomerID, PaymentMethodID: c.PaymentMethodID,
+		BillingRunID: c.BillingRunID, Status: string(c.Status), Amount: c.Amount.Amount, Currency: c.Amount.Currency,
+		Channel: c.Channel, Period: periodJSON{Index: c.PeriodIndex, Start: c.PeriodStart, End: c.PeriodEnd},
+		Failure: c.Failure, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	}
+	for _, a := range attempts {
+		aj := attemptJSON{Number: a.Number, Status: string(a.Status), OrderNumber: a.OrderNumber,
+			GatewayPaymentID: nonEmpty(a.GatewayPaymentID), Failure: a.Failure, Steps: []stepJSON{}, CreatedAt: a.CreatedAt}
+		for _, s := range a.Steps {
+			aj.Steps = append(aj.Steps, stepJSON{Step: s.Name, RequestID: s.RequestID, Outcome: nonEmpty(s.Outcome),
+				Detail: s.Detail, StartedAt: s.StartedAt, FinishedAt: s.FinishedAt})
+		}
+		out.Attempts = append(out.Attempts, aj)
+		out.GatewayPaymentID = aj.GatewayPaymentID // the latest attempt's
+	}
+	return out
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// getCharge shows a charge with every attempt and every gateway step of each.
+func (a *API) getCharge(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	c, err := store.GetCharge(r.Context(), a.db, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	attempts, err := store.ListAttempts(r.Context(), a.db, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, chargeOut(c, attempts[c.ID]))
+}
+
+func (a *API) listSubscriptionCharges(w http.ResponseWriter, r *http.Request) {
+	a.listCharges(w, r, func(id uuid.UUID) (store.ChargeFilter, error) {
+		_, err := store.GetSubscription(r.Context(), a.db, id)
+		return store.ChargeFilter{SubscriptionID: &id}, err
+	})
+}
+
+func (a *API) listBillingRunCharges(w http.ResponseWriter, r *http.Request) {
+	a.listCharges(w, r, func(id uuid.UUID) (store.ChargeFilter, error) {
+		_, err := store.GetBillingRun(r.Context(), a.db, id)
+		return store.ChargeFilter{BillingRunID: &id}, err
+	})
+}
+
+// listCharges lists the charges of the subscription or billing run named by the path, with their
+// attempts, newest period first.
+func (a *API) listCharges(w http.ResponseWriter, r *http.Request, filter func(uuid.UUID) (store.ChargeFilter, error)) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	n, err := limit(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	f, err := filter(id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	charges, err := store.ListCharges(r.Context(), a.db, f, n+1)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ids := make([]uuid.UUID, len(charges))
+	for i, c := range charges {
+		ids[i] = c.ID
+	}
+	attempts, err := store.ListAttempts(r.Context(), a.db, ids...)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := make([]chargeJSON, len(charges))
+	for i, c := range charges {
+		out[i] = chargeOut(c, attempts[c.ID])
+	}
+	writeJSON(w, http.StatusOK, page(out, n))
+}

@@ -1,0 +1,133 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/billing/store"
+	"github.com/recur-billing/recur/gateway"
+)
+
+type customerJSON struct {
+	ID         uuid.UUID `json:"id"`
+	ExternalID string    `json:"external_id"`
+	Email      string    `json:"email"`
+	Name       string    `json:"name"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+func customerOut(c billing.Customer) customerJSON {
+	return customerJSON{ID: c.ID, ExternalID: c.ExternalID, Email: c.Email, Name: c.Name, CreatedAt: c.CreatedAt}
+}
+
+func (a *API) createCustomer(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		ExternalID string `json:"external_id"`
+		Email      string `json:"email"`
+		Name       string `json:"name"`
+	}
+	if err := decode(r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	c := billing.Customer{ID: billing.NewID(), ExternalID: in.ExternalID, Email: in.Email, Name: in.Name, CreatedAt: a.clock.Now()}
+	if err := c.Validate(); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := store.CreateCustomer(r.Context(), a.db, c); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, customerOut(c))
+}
+
+func (a *API) getCustomer(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	c, err := store.GetCustomer(r.Context(), a.db, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, customerOut(c))
+}
+
+type paymentMethodJSON struct {
+	ID             uuid.UUID `json:"id"`
+	CustomerID     uuid.UUID `json:"customer_id"`
+	GatewayTokenID string    `json:"gateway_token_id"`
+	Brand          string    `json:"brand"`
+	Last4          string    `json:"last4"`
+	ExpMonth       int       `json:"exp_month"`
+	ExpYear        int       `json:"exp_year"`
+	Purposes       []string  `json:"purposes"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// createPaymentMethod registers a token that the customer already has at the gateway. The token
+// is read from the gateway first: only an ACTIVE token with a merchant-initiated purpose and an
+// unexpired card is stored. Registering the same token again refreshes its details (200).
+func (a *API) createPaymentMethod(w http.ResponseWriter, r *http.Request) {
+	customerID, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var in struct {
+		GatewayTokenID string `json:"gateway_token_id"`
+	}
+	if err := decode(r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if in.GatewayTokenID == "" || len(in.GatewayTokenID) > 64 {
+		a.fail(w, r, &billing.ValidationError{Field: "gateway_token_id", Reason: "is required, at most 64 characters"})
+		return
+	}
+	if _, err := store.GetCustomer(r.Context(), a.db, customerID); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	tok, err := a.gw.GetToken(r.Context(), in.GatewayTokenID)
+	if gateway.IsNotFound(err) {
+		a.fail(w, r, &billing.ValidationError{Field: "gateway_token_id", Reason: "the payment gateway has no such token"})
+		return
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	now := a.clock.Now()
+	if f := tok.Check(now, gateway.MITPurposes...); f != nil {
+		a.fail(w, r, &billing.ValidationError{Field: "gateway_token_id", Reason: f.Reason + " (" + f.Code + ")"})
+		return
+	}
+	purposes := make([]string, len(tok.Purposes))
+	for i, p := range tok.Purposes {
+		purposes[i] = string(p)
+	}
+	pm, created, err := store.SavePaymentMethod(r.Context(), a.db, billing.PaymentMethod{
+		ID: billing.NewID(), CustomerID: customerID, GatewayTokenID: in.GatewayTokenID, Brand: tok.Brand, Last4: tok.Last4,
+		ExpMonth: tok.ExpiryMonth, ExpYear: tok.ExpiryYear, Purposes: purposes, CreatedAt: now,
+	})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, paymentMethodJSON{
+		ID: pm.ID, CustomerID: pm.CustomerID, GatewayTokenID: pm.GatewayTokenID, Brand: pm.Brand, Last4: pm.Last4,
+		ExpMonth: pm.ExpMonth, ExpYear: pm.ExpYear, Purposes: pm.Purposes, CreatedAt: pm.CreatedAt, UpdatedAt: pm.UpdatedAt,
+	})
+}
