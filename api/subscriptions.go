@@ -49,12 +49,12 @@ func subscriptionOut(s billing.Subscription) subscriptionJSON {
 // once, and the scheduler charges it on its next pass.
 func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		CustomerID      string    `json:"customer_id"`
-		PaymentMethodID string    `json:"payment_method_id"`
-		Amount          int64     `json:"amount"`
-		Currency        string    `json:"currency"`
-		Interval        string    `json:"interval"`
-		IntervalCount   *int      `json:"interval_count"`
+		CustomerID      string `json:"customer_id"`
+		PaymentMethodID string `json:"payment_method_id"`
+		Amount          int64  `json:"amount"`
+		Currency        string `json:"currency"`
+		Interval        string `json:"interval"`
+		IntervalCount   *int   `json:"interval_count"`
 	}
 	if err := decode(r, &in); err != nil {
 		a.fail(w, r, err)
