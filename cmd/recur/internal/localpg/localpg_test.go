@@ -188,3 +188,27 @@ func helperMain() int {
 	}
 	return 0
 }
+
+func TestFindProjectDir(t *testing.T) {
+	project := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(project, "go.mod"), []byte("module x\n"), 0o644))
+	sub := filepath.Join(project, "a", "b")
+	require.NoError(t, os.MkdirAll(sub, 0o755))
+
+	t.Chdir(sub)
+	got, err := findProjectDir()
+	require.NoError(t, err)
+	require.Equal(t, project, got)
+
+	// No go.mod anywhere up: the working directory itself.
+	elsewhere := t.TempDir()
+	for d := elsewhere; d != filepath.Dir(d); d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(d), "go.mod")); err == nil {
+			t.Skip("the temp dir is inside a Go module")
+		}
+	}
+	t.Chdir(elsewhere)
+	got, err = findProjectDir()
+	require.NoError(t, err)
+	require.Equal(t, elsewhere, got)
+}
