@@ -166,6 +166,9 @@ func (c *cluster) lock(ctx context.Context, name string, how int) (*os.File, err
 	}
 }
 
+// stopTimeout bounds a stop: waiting for the lock, then pg_ctl stop -t 60.
+const stopTimeout = 75 * time.Second
+
 // stopFunc returns the stop function of an Ensure call that holds users
 // shared. The last user out stops the cluster, provided localpg started it:
 // a cluster someone started by hand is left alone.
@@ -175,7 +178,11 @@ func (c *cluster) stopFunc(users *os.File) func(context.Context) error {
 		err  error
 	)
 	return func(ctx context.Context) error {
-		once.Do(func() { err = c.release(ctx, users) })
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+			defer cancel()
+			err = c.release(ctx, users)
+		})
 		return err
 	}
 }

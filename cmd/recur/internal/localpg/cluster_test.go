@@ -142,8 +142,11 @@ func TestClusterLifecycle(t *testing.T) {
 	selectOne(t, second.url)
 	require.Equal(t, pid, postmasterPIDOf(t, want))
 
-	// The last one out stops it.
-	require.NoError(t, second.stop(ctx))
+	// The last one out stops it, even with its context done, as
+	// t.Context() is in a t.Cleanup.
+	done2, cancel := context.WithCancel(ctx)
+	cancel()
+	require.NoError(t, second.stop(done2))
 	requireStopped(t, second)
 	require.NoError(t, second.stop(ctx), "stop twice")
 }

@@ -59,9 +59,17 @@ type Options struct {
 }
 
 // Ensure returns the URL of a database to use and a function that releases
-// it. stop stops the throwaway cluster if this call started it and nobody
-// else (another Ensure, in this or another process) still uses it;
-// otherwise it does nothing. stop is never nil and may be called more than once.
+// it.
+//
+// For the throwaway cluster, every Ensure (in this process or another)
+// counts as a user until it calls stop; the last one out stops the
+// cluster with pg_ctl stop -m fast and waits for it, provided an Ensure
+// started it: a cluster started by hand is left running. Otherwise stop
+// does nothing. stop is never nil and may be called more than once.
+//
+// stop does its job even when ctx is already done, as t.Context() is in
+// a t.Cleanup and a signal context is at shutdown; it gives up after
+// about a minute.
 func Ensure(ctx context.Context, opts Options) (url string, stop func(context.Context) error, err error) {
 	db, err := ensure(ctx, opts)
 	if err != nil {
