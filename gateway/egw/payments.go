@@ -2,6 +2,7 @@ package egw
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 
@@ -15,6 +16,9 @@ func (c *Client) CreateMITPayment(ctx context.Context, req gateway.MITPaymentReq
 	amount, err := AmountOf(req.Amount)
 	if err != nil {
 		return gateway.Payment{}, &gateway.Error{Class: gateway.Permanent, Op: op, Err: err}
+	}
+	if !ValidOrderNumber(req.OrderNumber) {
+		return gateway.Payment{}, &gateway.Error{Class: gateway.Permanent, Op: op, Err: fmt.Errorf("order number %q is not 1-255 of a-zA-Z0-9/-?:().,'+", req.OrderNumber)}
 	}
 	in := InitiateMitPaymentRequest{
 		Channel:           req.Channel,

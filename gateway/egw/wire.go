@@ -3,6 +3,7 @@ package egw
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -95,6 +96,15 @@ type InitiateMitPaymentRequest struct {
 	MerchantReference string          `json:"merchantReference,omitempty"`
 	ParticipantID     string          `json:"participantId"`
 	ShopAgreementID   string          `json:"shopAgreementId"`
+}
+
+// orderNumberPattern is the contract's pattern for orderNumber.
+var orderNumberPattern = regexp.MustCompile(`^[a-zA-Z0-9/-?:().,'+\-]*$`)
+
+// ValidOrderNumber reports whether s is an order number the contract accepts: 1 to 255 of
+// a-z, A-Z, 0-9 and /-?:().,'+ (the pattern's range "/-?" also lets in ;<=>).
+func ValidOrderNumber(s string) bool {
+	return s != "" && len(s) <= 255 && orderNumberPattern.MatchString(s)
 }
 
 // Shop identifies the merchant's shop.

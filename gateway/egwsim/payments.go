@@ -1,0 +1,187 @@
+package egwsim
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/gateway"
+	"github.com/recur-billing/recur/gateway/egw"
+)
+
+// payment is a payment's ledger entry and what the simulator needs to move it on.
+type payment struct {
+	Entry
+	card     gateway.Token // the token as it was at the session
+	settleAt time.Time     // when SENT_FOR_PROCESSING ends
+	decline  string        // the code it fails with then, if any
+	text     string        // and why
+}
+
+// find returns the payment with id, moved on to the simulator's present, or nil.
+// The caller holds s.mu.
+func (s *Sim) find(id string) *payment {
+	p := s.payments[id]
+	if p == nil || p.Status != gateway.PaymentSentForProcessing {
+		return p
+	}
+	if now := s.opts.Clock.Now(); !now.Before(p.settleAt) {
+		if p.decline != "" {
+			p.Status, p.DeclineCode, p.FailedAt = gateway.PaymentFailed, p.decline, p.settleAt
+		} else {
+			p.Status, p.Authorized, p.AuthorizedAt = gateway.PaymentAuthorized, p.Instructed, p.settleAt
+		}
+	}
+	return p
+}
+
+func (s *Sim) initiateMIT(_ *http.Request, body []byte) reply {
+	var req egw.InitiateMitPaymentRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return fail(http.StatusBadRequest, CodeInvalidRequest, "malformed body: %v", err)
+	}
+	amount, err := req.InstructedAmount.Money()
+	switch {
+	case req.Channel != gateway.ChannelRecurring && req.Channel != gateway.ChannelMerchant:
+		return fail(http.StatusBadRequest, CodeInvalidRequest, "channel %q is not RECURRING or MERCHANT", req.Channel)
+	case err != nil:
+		return fail(http.StatusBadRequest, CodeInvalidRequest, "instructedAmount: %v", err)
+	case amount.Amount <= 0:
+		return fail(http.StatusBadRequest, CodeInvalidRequest, "instructedAmount must be positive")
+	case !egw.ValidOrderNumber(req.OrderNumber):
+		return fail(http.StatusBadRequest, CodeInvalidRequest, "orderNumber %q is empty, too long or has characters outside [a-zA-Z0-9/-?:().,'+]", req.OrderNumber)
+	case len(req.MerchantReference) > 255:
+		return fail(http.StatusBadRequest, CodeInvalidRequest, "merchantReference is longer than 255")
+	case req.ParticipantID == "" || req.ShopAgreementID == "":
+		return fail(http.StatusBadRequest, CodeInvalidRequest, "participantId and shopAgreementId are required")
+	case req.ParticipantID != s.opts.ParticipantID || req.ShopAgreementID != s.opts.ShopAgreementID:
+		return fail(http.StatusForbidden, CodeForbidden, "participant %q has no shop agreement %q", req.ParticipantID, req.ShopAgreementID)
+	}
+	zero := billing.Money{Currency: amount.Currency}
+	p := &payment{Entry: Entry{
+		PaymentID:         uuid.NewString(),
+		OrderNumber:       req.OrderNumber,
+		MerchantReference: req.MerchantReference,
+		Channel:           req.Channel,
+		Status:            gateway.PaymentInitialized,
+		Instructed:        amount,
+		Authorized:        zero,
+		Captured:          zero,
+		CreatedAt:         s.opts.Clock.Now(),
+	}}
+	s.payments[p.PaymentID] = p
+	s.order = append(s.order, p.PaymentID)
+	return ok(s.initiateResponse(p))
+}
+
+func (s *Sim) startSession(r *http.Request, body []byte) reply {
+	var req egw.CreateTokenCheckoutSessionRequest
+	if err := json.Unmarshal(body, &req); err != nil || req.GatewayTokenID == "" {
+		return fail(http.StatusBadRequest, CodeInvalidRequest, "gatewayTokenId is required")
+	}
+	p := s.find(r.PathValue("paymentId"))
+	if p == nil {
+		return fail(http.StatusNotFound, CodeNotFound, "payment %s not found", r.PathValue("paymentId"))
+	}
+	if p.Status != gateway.PaymentInitialized {
+		return fail(http.StatusConflict, CodeInvalidState, "payment %s is %s: it takes a token session only when INITIALIZED", p.PaymentID, p.Status)
+	}
+	t, found := s.tokens[req.GatewayTokenID]
+	if !found {
+		return fail(http.StatusNotFound, CodeNotFound, "token %s not found", req.GatewayTokenID)
+	}
+	now := s.opts.Clock.Now()
+	p.TokenID, p.card, p.SessionAt = t.ID, t.Token, now
+	p.Status, p.settleAt = gateway.PaymentSentForProcessing, now.Add(s.opts.ProcessingDelay)
+	if code, text := refusal(t, p.Channel, now); code != "" {
+		p.settleAt, p.decline, p.text = now, code, text // refused at once, whatever the delay
+	} else if t.DeclineCode != "" {
+		p.decline, p.text = t.DeclineCode, "the issuer declined the authorization"
+	}
+	s.find(p.PaymentID)
+	switch p.Status {
+	case gateway.PaymentFailed:
+		return fail(http.StatusBadRequest, p.decline, "%s", p.text)
+	case gateway.PaymentSentForProcessing:
+		return ok(egw.CheckoutSessionInformationResponse{SessionID: uuid.NewString(), SessionStatus: gateway.SessionSentForProcessing})
+	default:
+		return ok(egw.CheckoutSessionInformationResponse{SessionID: uuid.NewString(), SessionStatus: gateway.SessionCompleted})
+	}
+}
+
+func (s *Sim) getPayment(r *http.Request, _ []byte) reply {
+	p := s.find(r.PathValue("paymentId"))
+	if p == nil {
+		return fail(http.StatusNotFound, CodeNotFound, "payment %s not found", r.PathValue("paymentId"))
+	}
+	info := egw.PaymentInformationResponse{
+		InitiatePaymentResponse: s.initiateResponse(p),
+		Channel:                 p.Channel,
+		MerchantReference:       p.MerchantReference,
+	}
+	if p.TokenID != "" {
+		info.PaymentMethod = &egw.PaymentMethod{Type: "CARD", GatewayTokenID: p.TokenID, Card: &egw.Card{
+			Brand: p.card.Brand, CardholderName: p.card.CardholderName, Expiry: expiryOf(p.card), LastFourDigits: p.card.Last4,
+		}}
+	}
+	return ok(info)
+}
+
+func (s *Sim) capture(r *http.Request, body []byte) reply {
+	p := s.find(r.PathValue("paymentId"))
+	if p == nil {
+		return fail(http.StatusNotFound, CodeNotFound, "payment %s not found", r.PathValue("paymentId"))
+	}
+	var req egw.CapturePaymentRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return fail(http.StatusBadRequest, CodeInvalidRequest, "malformed body: %v", err)
+	}
+	amount, err := req.InstructedAmount.Money()
+	switch {
+	case err != nil:
+		return fail(http.StatusBadRequest, CodeInvalidRequest, "instructedAmount: %v", err)
+	case amount.Currency != p.Instructed.Currency || amount.Amount <= 0:
+		return fail(http.StatusBadRequest, CodeInvalidRequest, "capture amount %s is not a positive %s amount", amount, p.Instructed.Currency)
+	case p.Status != gateway.PaymentAuthorized:
+		return fail(http.StatusConflict, CodeInvalidState, "payment %s is %s, not AUTHORIZED", p.PaymentID, p.Status)
+	case amount.Amount > p.Authorized.Amount:
+		return fail(http.StatusBadRequest, CodeAmountExceedsAuthorized, "capture amount %s exceeds the authorized %s", amount, p.Authorized)
+	}
+	p.Status, p.Captured, p.CapturedAt = gateway.PaymentCaptured, amount, s.opts.Clock.Now()
+	return ok(egw.PaymentStatusResponse{PaymentID: p.PaymentID, PaymentStatus: p.Status})
+}
+
+func (s *Sim) cancel(r *http.Request, body []byte) reply {
+	p := s.find(r.PathValue("paymentId"))
+	if p == nil {
+		return fail(http.StatusNotFound, CodeNotFound, "payment %s not found", r.PathValue("paymentId"))
+	}
+	var req egw.CancelPaymentRequest
+	if err := json.Unmarshal(body, &req); err != nil ||
+		(req.Reason != "" && !slices.Contains([]string{"SUSPECTED_FRAUD", "ABANDONED", "CUSTOMER_CANCELLED"}, req.Reason)) {
+		return fail(http.StatusBadRequest, CodeInvalidRequest, "malformed body or unknown reason")
+	}
+	if p.Status != gateway.PaymentInitialized && p.Status != gateway.PaymentAuthorized {
+		return fail(http.StatusConflict, CodeInvalidState, "payment %s is %s: only INITIALIZED or AUTHORIZED payments can be cancelled", p.PaymentID, p.Status)
+	}
+	p.Status, p.Cancelled, p.CancelledAt = gateway.PaymentCancelled, true, s.opts.Clock.Now()
+	return ok(egw.PaymentStatusResponse{PaymentID: p.PaymentID, PaymentStatus: p.Status})
+}
+
+func (s *Sim) initiateResponse(p *payment) egw.InitiatePaymentResponse {
+	amount, _ := egw.AmountOf(p.Instructed) // parsed from a decimal, so it formats back
+	return egw.InitiatePaymentResponse{
+		PaymentID:        p.PaymentID,
+		PaymentStatus:    p.Status,
+		InstructedAmount: &amount,
+		OrderNumber:      p.OrderNumber,
+		ParticipantID:    s.opts.ParticipantID,
+		Shop:             &egw.Shop{AgreementID: s.opts.ShopAgreementID},
+		Environment:      "SANDBOX",
+		CreatedAt:        p.CreatedAt,
+	}
+}

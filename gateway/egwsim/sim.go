@@ -1,0 +1,144 @@
+package egwsim
+
+import (
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/gateway"
+	"github.com/recur-billing/recur/gateway/egw"
+)
+
+// Defaults for the zero Options fields.
+const (
+	DefaultClientID        = "recur-sim"
+	DefaultClientSecret    = "recur-sim-secret"
+	DefaultParticipantID   = "recur-sim-participant"
+	DefaultShopAgreementID = "recur-sim-shop"
+	DefaultTokenTTL        = 5 * time.Minute
+)
+
+// Seeded token ids; see the package documentation.
+const (
+	TokenActive    = "tok_sim_active"
+	TokenSuspended = "tok_sim_suspended"
+	TokenDeclined  = "tok_sim_declined"
+	TokenExpired   = "tok_sim_expired"
+)
+
+// Options configure a Sim; the zero value is usable.
+type Options struct {
+	// ClientID and ClientSecret are the OAuth2 client credentials the token endpoint accepts.
+	ClientID, ClientSecret string
+	// ParticipantID and ShopAgreementID are the merchant that MIT payments must name.
+	ParticipantID, ShopAgreementID string
+	// Version, when set, is the only {version} path segment served; otherwise any is.
+	Version string
+	// TokenTTL is how long an access token is valid. x/oauth2 renews a token 10s before it
+	// expires, so a TTL of 10s or less makes its clients fetch one for every call.
+	TokenTTL time.Duration
+	// Clock tells the simulator's time (token expiry, card expiry, processing, timestamps).
+	// Default: the system clock.
+	Clock billing.Clock
+	// ProcessingDelay is how long a payment stays SENT_FOR_PROCESSING after its token session
+	// before it turns AUTHORIZED or FAILED. 0 settles at once and the session answers COMPLETED.
+	ProcessingDelay time.Duration
+}
+
+// Token is a stored token at the simulated gateway.
+type Token struct {
+	gateway.Token
+	// DeclineCode, when set, declines every authorization with the token with this code
+	// (e.g. egw.CodeInsufficientFunds).
+	DeclineCode string
+}
+
+// Sim is the simulated gateway. It is safe for concurrent use.
+type Sim struct {
+	opts Options
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	bearers  map[string]time.Time // access token -> expiry
+	tokens   map[string]Token
+	payments map[string]*payment
+	order    []string // payment ids, oldest first
+	faults   map[Operation][]Fault
+}
+
+// New returns a simulator with the seeded tokens.
+func New(opts Options, logger *slog.Logger) *Sim {
+	if opts.ClientID == "" {
+		opts.ClientID = DefaultClientID
+	}
+	if opts.ClientSecret == "" {
+		opts.ClientSecret = DefaultClientSecret
+	}
+	if opts.ParticipantID == "" {
+		opts.ParticipantID = DefaultParticipantID
+	}
+	if opts.ShopAgreementID == "" {
+		opts.ShopAgreementID = DefaultShopAgreementID
+	}
+	if opts.TokenTTL <= 0 {
+		opts.TokenTTL = DefaultTokenTTL
+	}
+	if opts.Clock == nil {
+		opts.Clock = billing.SystemClock{}
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Sim{
+		opts:     opts,
+		log:      logger.With(slog.String("component", "egwsim")),
+		bearers:  map[string]time.Time{},
+		tokens:   map[string]Token{},
+		payments: map[string]*payment{},
+		faults:   map[Operation][]Fault{},
+	}
+	for _, t := range seededTokens() {
+		s.AddToken(t)
+	}
+	return s
+}
+
+func seededTokens() []Token {
+	all := []gateway.Purpose{gateway.PurposeCIT, gateway.PurposeUnscheduled, gateway.PurposeSubscription, gateway.PurposeStandingOrder}
+	card := func(id string, status gateway.TokenStatus, purposes []gateway.Purpose, brand, last4 string, month, year int) gateway.Token {
+		return gateway.Token{ID: id, Status: status, Purposes: purposes, Brand: brand, Last4: last4,
+			CardholderName: "Sim Cardholder", ExpiryMonth: month, ExpiryYear: year}
+	}
+	return []Token{
+		{Token: card(TokenActive, gateway.TokenActive, all, "MASTERCARD", "0005", 12, 2099)},
+		{Token: card(TokenSuspended, gateway.TokenSuspended, all, "VISA", "0021", 12, 2099)},
+		{Token: card(TokenDeclined, gateway.TokenActive, all[1:], "MASTERCARD", "0013", 12, 2099), DeclineCode: egw.CodeAuthorizationDeclined},
+		{Token: card(TokenExpired, gateway.TokenActive, all, "VISA", "0039", 1, 2020)},
+	}
+}
+
+// AddToken adds t, or replaces the token with its id.
+func (s *Sim) AddToken(t Token) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t.Purposes = slices.Clone(t.Purposes)
+	s.tokens[t.ID] = t
+}
+
+// Handler serves the simulated API.
+func (s *Sim) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /oauth2/token", s.issueToken)
+	mux.HandleFunc("GET /sim/ledger", s.serveLedger)
+	s.route(mux, OpGetToken, "GET /egw/{version}/tokens/{tokenId}", s.getToken)
+	s.route(mux, OpDeactivateToken, "DELETE /egw/{version}/tokens/{tokenId}", s.deactivateToken)
+	s.route(mux, OpInitiateMitPayment, "POST /egw/{version}/payments/mit", s.initiateMIT)
+	s.route(mux, OpCreateTokenSession, "POST /egw/{version}/payments/{paymentId}/sessions/token", s.startSession)
+	s.route(mux, OpGetPayment, "GET /egw/{version}/payments/{paymentId}", s.getPayment)
+	s.route(mux, OpCapture, "PATCH /egw/{version}/payments/{paymentId}/capture", s.capture)
+	s.route(mux, OpCancel, "PATCH /egw/{version}/payments/{paymentId}/cancel", s.cancel)
+	return mux
+}

@@ -1,0 +1,59 @@
+package egwsim
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/recur-billing/recur/gateway"
+	"github.com/recur-billing/recur/gateway/egw"
+)
+
+func (s *Sim) getToken(r *http.Request, _ []byte) reply {
+	t, found := s.tokens[r.PathValue("tokenId")]
+	if !found {
+		return fail(http.StatusNotFound, CodeNotFound, "token %s not found", r.PathValue("tokenId"))
+	}
+	return ok(egw.TokenInformationResponse{
+		GatewayTokenID:    t.ID,
+		PaymentMethodType: "CARD",
+		TokenStatus:       t.Status,
+		Purposes:          t.Purposes,
+		// EGW's token information has no brand.
+		Card: &egw.Card{CardholderName: t.CardholderName, Expiry: expiryOf(t.Token), LastFourDigits: t.Last4},
+	})
+}
+
+func (s *Sim) deactivateToken(r *http.Request, _ []byte) reply {
+	t, found := s.tokens[r.PathValue("tokenId")]
+	if !found {
+		return fail(http.StatusNotFound, CodeNotFound, "token %s not found", r.PathValue("tokenId"))
+	}
+	t.Status = gateway.TokenSuspended
+	s.tokens[t.ID] = t
+	return ok(egw.DeactivateTokenResponse{GatewayTokenID: t.ID, TokenStatus: t.Status})
+}
+
+func expiryOf(t gateway.Token) *egw.CardExpiry {
+	e := egw.ExpiryOf(t.ExpiryMonth, t.ExpiryYear)
+	return &e
+}
+
+// refusal says why the gateway itself refuses to authorize a payment on channel ch with t at
+// time now, before asking the issuer; it returns an empty code when it does not.
+func refusal(t Token, ch gateway.Channel, now time.Time) (code, text string) {
+	needs := []gateway.Purpose{gateway.PurposeSubscription, gateway.PurposeStandingOrder}
+	if ch == gateway.ChannelMerchant {
+		needs = []gateway.Purpose{gateway.PurposeUnscheduled}
+	}
+	switch {
+	case t.Status != gateway.TokenActive:
+		return egw.CodeTokenSuspended, fmt.Sprintf("token %s is %s", t.ID, t.Status)
+	case t.Expired(now):
+		return egw.CodeCardExpired, fmt.Sprintf("the card of token %s expired %02d/%d", t.ID, t.ExpiryMonth, t.ExpiryYear)
+	case !slices.ContainsFunc(needs, t.HasPurpose):
+		return egw.CodeTokenPurposeMismatch, fmt.Sprintf("channel %s needs a token with purpose %v; token %s has %v", ch, needs, t.ID, t.Purposes)
+	}
+	return "", ""
+}
