@@ -16,12 +16,14 @@ import (
 
 	"github.com/recur-billing/recur/billing"
 	"github.com/recur-billing/recur/gateway"
+	"github.com/recur-billing/recur/jobs"
 )
 
 // Deps are what the API works with.
 type Deps struct {
 	Pool    *pgxpool.Pool
 	Gateway gateway.Gateway
+	Jobs    *jobs.Client // to enqueue work in the same transaction as the rows that need it
 	Clock   billing.Clock
 	Logger  *slog.Logger
 }
@@ -30,13 +32,14 @@ type Deps struct {
 type API struct {
 	db    *pgxpool.Pool
 	gw    gateway.Gateway
+	jobs  *jobs.Client
 	clock billing.Clock
 	log   *slog.Logger
 }
 
 // New returns the API's HTTP handler.
 func New(d Deps) http.Handler {
-	a := &API{db: d.Pool, gw: d.Gateway, clock: d.Clock, log: d.Logger}
+	a := &API{db: d.Pool, gw: d.Gateway, jobs: d.Jobs, clock: d.Clock, log: d.Logger}
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, a.logRequests, a.recoverPanics)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })

@@ -7,10 +7,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/recur-billing/recur/billing"
 	"github.com/recur-billing/recur/billing/store"
 	"github.com/recur-billing/recur/gateway"
+	"github.com/recur-billing/recur/jobs"
 )
 
 type subscriptionJSON struct {
@@ -46,7 +48,7 @@ func subscriptionOut(s billing.Subscription) subscriptionJSON {
 }
 
 // createSubscription starts a subscription now. Billing is in advance: the first period is due at
-// once, and the scheduler charges it on its next pass.
+// once, so a scheduler pass is enqueued with the subscription to charge it without waiting.
 func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		CustomerID      string `json:"customer_id"`
@@ -103,7 +105,14 @@ func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
 		ID: billing.NewID(), CustomerID: customerID, PaymentMethodID: pm.ID, Price: price, Schedule: sched,
 		Status: billing.SubscriptionActive, NextBillingAt: sched.PeriodStart(0), CreatedAt: now, UpdatedAt: now,
 	}
-	if err := store.CreateSubscription(r.Context(), a.db, s); err != nil {
+	err = store.InTx(r.Context(), a.db, func(tx pgx.Tx) error {
+		if err := store.CreateSubscription(r.Context(), tx, s); err != nil {
+			return err
+		}
+		_, err := a.jobs.InsertTx(r.Context(), tx, jobs.BillDueSubscriptionsArgs{}, nil)
+		return err
+	})
+	if err != nil {
 		a.fail(w, r, err)
 		return
 	}

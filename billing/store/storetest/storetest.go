@@ -27,6 +27,18 @@ import (
 // when the test ends.
 func NewDB(t testing.TB) *pgxpool.Pool {
 	t.Helper()
+	pool, err := store.Open(context.Background(), NewURL(t), 20)
+	if err != nil {
+		t.Fatalf("storetest: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// NewURL creates a fresh database with every migration applied and returns its URL. The database
+// is dropped when the test ends.
+func NewURL(t testing.TB) string {
+	t.Helper()
 	ctx := context.Background()
 	admin := adminConn(t)
 	template := ensureTemplate(t, admin)
@@ -35,18 +47,12 @@ func NewDB(t testing.TB) *pgxpool.Pool {
 	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, template)); err != nil {
 		t.Fatalf("storetest: create database: %v", err)
 	}
-	url := databaseURL(t, name)
-	pool, err := store.Open(ctx, url, 20)
-	if err != nil {
-		t.Fatalf("storetest: %v", err)
-	}
 	t.Cleanup(func() {
-		pool.Close()
 		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 			t.Errorf("storetest: drop database: %v", err)
 		}
 	})
-	return pool
+	return databaseURL(t, name)
 }
 
 // adminConn connects to DATABASE_URL for creating and dropping databases.

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/recur-billing/recur/gateway/egw"
+	"github.com/recur-billing/recur/jobs"
+)
+
+// config is everything the environment configures. It is read and validated once at start.
+type config struct {
+	DatabaseURL string
+	DBMaxConns  int32
+	Addr        string
+	LogLevel    slog.Level
+	LogFormat   string
+	// EGW is nil when RECUR_EGW_BASE_URL is not set: `recur dev` then runs its own simulator.
+	EGW  *egw.Config
+	Jobs jobs.Config
+}
+
+// envVars documents every variable the binary reads; `recur help` prints it and the README
+// repeats it.
+var envVars = []struct{ name, def, doc string }{
+	{"DATABASE_URL", "", "PostgreSQL URL. recur dev finds or starts a local database when unset."},
+	{"RECUR_ADDR", ":8080", "Address the API listens on (--addr overrides)."},
+	{"RECUR_DB_MAX_CONNS", "20", "Database connections per process."},
+	{"RECUR_LOG_LEVEL", "info", "debug, info, warn or error."},
+	{"RECUR_LOG_FORMAT", "text", "text or json."},
+	{"RECUR_BILLING_INTERVAL", "5s", "How often the scheduler looks for due subscriptions."},
+	{"RECUR_POLL_INTERVAL", "2s", "How long to wait before re-reading a payment still processing at the gateway."},
+	{"RECUR_MAX_WORKERS", "50", "Jobs worked at once per process."},
+	{"RECUR_EGW_BASE_URL", "", "EGW API root, e.g. https://sandbox-api.ecomm.api.tietoevry.com. Unset: recur dev runs the built-in simulator."},
+	{"RECUR_EGW_TOKEN_URL", "", "EGW OAuth2 token endpoint (client credentials)."},
+	{"RECUR_EGW_CLIENT_ID", "", "EGW OAuth2 client id."},
+	{"RECUR_EGW_CLIENT_SECRET", "", "EGW OAuth2 client secret (never logged)."},
+	{"RECUR_EGW_VERSION", "v1", "The {version} path segment of EGW's API."},
+	{"RECUR_EGW_PARTICIPANT_ID", "", "EGW participantId of the merchant."},
+	{"RECUR_EGW_SHOP_AGREEMENT_ID", "", "EGW shopAgreementId of the shop."},
+	{"RECUR_EGW_TIMEOUT", "15s", "Timeout of each EGW call."},
+}
+
+// loadConfig reads the environment. Every bad value is reported, each with its variable's name.
+func loadConfig(getenv func(string) string) (config, error) {
+	get := func(name string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		for _, e := range envVars {
+			if e.name == name {
+				return e.def
+			}
+		}
+		return ""
+	}
+	var errs []error
+	duration := func(name string) time.Duration {
+		d, err := time.ParseDuration(get(name))
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 5s or 1m", name, get(name)))
+		}
+		return d
+	}
+	positive := func(name string) int {
+		n, err := strconv.Atoi(get(name))
+		if err != nil || n <= 0 || n > 10000 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a whole number from 1 to 10000", name, get(name)))
+		}
+		return n
+	}
+	c := config{
+		DatabaseURL: get("DATABASE_URL"),
+		DBMaxConns:  int32(positive("RECUR_DB_MAX_CONNS")),
+		Addr:        get("RECUR_ADDR"),
+		LogFormat:   get("RECUR_LOG_FORMAT"),
+		Jobs: jobs.Config{
+			BillingInterval: duration("RECUR_BILLING_INTERVAL"),
+			PollInterval:    duration("RECUR_POLL_INTERVAL"),
+			MaxWorkers:      positive("RECUR_MAX_WORKERS"),
+		},
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("RECUR_LOG_LEVEL"))); err != nil {
+		errs = append(errs, fmt.Errorf("RECUR_LOG_LEVEL=%q: want debug, info, warn or error", get("RECUR_LOG_LEVEL")))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("RECUR_LOG_FORMAT=%q: want text or json", c.LogFormat))
+	}
+	if get("RECUR_EGW_BASE_URL") != "" {
+		c.EGW = &egw.Config{
+			BaseURL: get("RECUR_EGW_BASE_URL"), TokenURL: get("RECUR_EGW_TOKEN_URL"),
+			ClientID: get("RECUR_EGW_CLIENT_ID"), ClientSecret: get("RECUR_EGW_CLIENT_SECRET"),
+			Version: get("RECUR_EGW_VERSION"), ParticipantID: get("RECUR_EGW_PARTICIPANT_ID"),
+			ShopAgreementID: get("RECUR_EGW_SHOP_AGREEMENT_ID"), Timeout: duration("RECUR_EGW_TIMEOUT"),
+		}
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+func (c config) logger() *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

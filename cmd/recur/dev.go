@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/recur-billing/recur/api"
+	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/cmd/recur/internal/localpg"
+	"github.com/recur-billing/recur/gateway/egw"
+	"github.com/recur-billing/recur/gateway/egwsim"
+)
+
+// devCmd runs everything on one machine with working defaults: a local database (DATABASE_URL,
+// else localhost:5432, else a throwaway cluster), migrations, the EGW simulator (unless RECUR_EGW_*
+// point elsewhere), the API and the workers. It prints an API key and a curl walk-through.
+func devCmd(ctx context.Context, cfg config, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	addr := fs.String("addr", cfg.Addr, "address to listen on")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := cfg.logger()
+	url, stopDB, err := localpg.Ensure(ctx, localpg.Options{Logger: log, Getenv: getenv})
+	if err != nil {
+		return err
+	}
+	defer stopDB(context.WithoutCancel(ctx)) //nolint:errcheck // stopping a throwaway cluster
+	cfg.DatabaseURL = url
+	pool, err := openMigrated(ctx, cfg, log, true)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	egwCfg := cfg.EGW
+	if egwCfg == nil {
+		simURL, stopSim, err := startSimulator(log)
+		if err != nil {
+			return err
+		}
+		defer stopSim()
+		egwCfg = &egw.Config{BaseURL: simURL, TokenURL: simURL + "/oauth2/token",
+			ClientID: egwsim.DefaultClientID, ClientSecret: egwsim.DefaultClientSecret,
+			ParticipantID: egwsim.DefaultParticipantID, ShopAgreementID: egwsim.DefaultShopAgreementID}
+		log.Info("EGW simulator started", slog.String("url", simURL), slog.String("ledger", simURL+"/sim/ledger"))
+	}
+	gw, err := egw.New(*egwCfg, log)
+	if err != nil {
+		return err
+	}
+	a, err := newApp(pool, gw, billing.SystemClock{}, log, cfg.Jobs)
+	if err != nil {
+		return err
+	}
+	key, err := api.CreateAPIKey(ctx, pool, "recur dev", billing.SystemClock{})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "export RECUR_API_KEY=%s\n\n%s", key, walkthrough(ln.Addr()))
+	return a.serve(ctx, ln)
+}
+
+// startSimulator serves the EGW simulator on a free loopback port.
+func startSimulator(log *slog.Logger) (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: egwsim.New(egwsim.Options{}, log).Handler()}
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// walkthrough is a curl session against the API at addr, from a customer to a succeeded charge.
+func walkthrough(addr net.Addr) string {
+	host := addr.String()
+	if tcp, ok := addr.(*net.TCPAddr); ok && (tcp.IP.IsUnspecified() || tcp.IP.IsLoopback()) {
+		host = fmt.Sprintf("localhost:%d", tcp.Port)
+	}
+	return strings.ReplaceAll(`# Paste the export line above into a shell, then try:
+H='Authorization: Bearer '$RECUR_API_KEY; J='Content-Type: application/json'; API=http://HOST/v1
+id() { sed -n 's/^{"id":"\([^"]*\)".*/\1/p'; }
+CUS=$(curl -s -H "$H" -H "$J" $API/customers -d '{"external_id":"acct_'$RANDOM'","email":"ada@example.com","name":"Ada"}' | id)
+PM=$(curl -s -H "$H" -H "$J" $API/customers/$CUS/payment_methods -d '{"gateway_token_id":"tok_sim_active"}' | id)
+SUB=$(curl -s -H "$H" -H "$J" $API/subscriptions -d '{"customer_id":"'$CUS'","payment_method_id":"'$PM'","amount":1250,"currency":"EUR","interval":"month","interval_count":1}' | id)
+sleep 2; curl -s -H "$H" $API/subscriptions/$SUB/charges     # status "succeeded", with each gateway step
+curl -s -H "$H" $API/billing_runs                             # what each scheduler pass found due and did
+
+`, "HOST", host)
+}
