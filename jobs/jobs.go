@@ -3,6 +3,7 @@
 package jobs
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -68,7 +69,8 @@ func NewClient(deps Deps, cfg Config) (*Client, error) {
 	river.AddWorker(workers, &CollectChargeWorker{deps: deps, pollInterval: cfg.PollInterval})
 
 	rc := &river.Config{
-		Logger:  deps.Logger,
+		// River reports routine producer counts at Info every few seconds; keep its warnings.
+		Logger:  slog.New(atLeast{Handler: deps.Logger.Handler(), min: slog.LevelWarn}),
 		Workers: workers,
 		// A charge makes several gateway calls, each with its own timeout.
 		JobTimeout: 5 * time.Minute,
@@ -86,4 +88,22 @@ func NewClient(deps Deps, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
 	return client, nil
+}
+
+// atLeast is a slog.Handler that drops records below min.
+type atLeast struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h atLeast) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h atLeast) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return atLeast{Handler: h.Handler.WithAttrs(attrs), min: h.min}
+}
+
+func (h atLeast) WithGroup(name string) slog.Handler {
+	return atLeast{Handler: h.Handler.WithGroup(name), min: h.min}
 }
