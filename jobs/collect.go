@@ -81,50 +81,48 @@ type collection struct {
 }
 
 func (c *collection) run(ctx context.Context) error {
-	gw := c.w.deps.Gateway
 	var p gateway.Payment
 	var err error
 	if c.attempt.GatewayPaymentID == "" {
-		if err := c.checkToken(ctx); err != nil {
+		if err := c.checkToken(ctx); err != nil || c.done() {
 			return err
-		}
-		if c.attempt.Status != billing.AttemptProcessing {
-			return nil
 		}
 		p, err = c.createPayment(ctx)
 	} else {
-		p, err = step(ctx, c, billing.StepGetPayment, func(ctx context.Context) (gateway.Payment, error) {
-			return gw.GetPayment(ctx, c.attempt.GatewayPaymentID)
-		})
+		p, err = c.getPayment(ctx)
 	}
-	for err == nil {
+	for err == nil && !c.done() {
 		switch p.Status {
 		case gateway.PaymentInitialized:
-			err = c.startSession(ctx)
-			if err == nil && c.attempt.Status == billing.AttemptProcessing {
-				p, err = step(ctx, c, billing.StepGetPayment, func(ctx context.Context) (gateway.Payment, error) {
-					return gw.GetPayment(ctx, p.ID)
-				})
+			if err = c.startSession(ctx); err == nil && !c.done() {
+				p, err = c.getPayment(ctx)
 			}
 		case gateway.PaymentSentForProcessing:
 			return river.JobSnooze(c.w.pollInterval)
 		case gateway.PaymentAuthorized:
 			p, err = step(ctx, c, billing.StepCapture, func(ctx context.Context) (gateway.Payment, error) {
-				return gw.Capture(ctx, p.ID, c.charge.Amount)
+				return c.w.deps.Gateway.Capture(ctx, p.ID, c.charge.Amount)
 			})
 		case gateway.PaymentCaptured, gateway.PaymentSettled, gateway.PaymentRefunded:
-			return c.finish(ctx, billing.AttemptSucceeded, nil)
+			err = c.finish(ctx, billing.AttemptSucceeded, nil)
 		case gateway.PaymentFailed, gateway.PaymentAbandoned, gateway.PaymentCancelled:
-			return c.finish(ctx, billing.AttemptFailed, &billing.Failure{
+			err = c.finish(ctx, billing.AttemptFailed, &billing.Failure{
 				Code: billing.FailurePaymentFailed, Reason: fmt.Sprintf("the gateway payment is %s", p.Status)})
 		default:
 			return fmt.Errorf("payment %s has unknown status %q", p.ID, p.Status)
 		}
-		if c.attempt.Status != billing.AttemptProcessing {
-			return nil
-		}
 	}
 	return err
+}
+
+// done reports whether the attempt has finished.
+func (c *collection) done() bool { return c.attempt.Status != billing.AttemptProcessing }
+
+// getPayment reads the attempt's payment at the gateway.
+func (c *collection) getPayment(ctx context.Context) (gateway.Payment, error) {
+	return step(ctx, c, billing.StepGetPayment, func(ctx context.Context) (gateway.Payment, error) {
+		return c.w.deps.Gateway.GetPayment(ctx, c.attempt.GatewayPaymentID)
+	})
 }
 
 // checkToken verifies that the token can pay this charge; when it cannot, the attempt fails.
