@@ -61,8 +61,8 @@ var undocumented = []int{http.StatusUnauthorized, http.StatusTooManyRequests, ht
 
 // exchange is a validated request and its answer.
 type exchange struct {
-	method, path string
-	status       int
+	method, path, requestID string
+	status                  int
 }
 
 // validating is an http.RoundTripper that checks every EGW request and answer against the
@@ -107,7 +107,7 @@ func (vt *validating) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	vt.mu.Lock()
-	vt.exchanges = append(vt.exchanges, exchange{req.Method, req.URL.Path, resp.StatusCode})
+	vt.exchanges = append(vt.exchanges, exchange{req.Method, req.URL.Path, req.Header.Get("X-Request-Id"), resp.StatusCode})
 	vt.mu.Unlock()
 	return resp, nil
 }
