@@ -187,13 +187,19 @@ func answer(k call, resp *http.Response, mutating bool) error {
 		}
 	}
 	if err != nil {
-		class := gateway.Transient
-		if mutating {
-			class = gateway.UnknownOutcome
-		}
-		return &gateway.Error{Class: class, Op: k.op, Status: resp.StatusCode, Err: fmt.Errorf("undecodable answer: %w", err)}
+		return undecodable(k.op, resp.StatusCode, mutating, err)
 	}
 	return nil
+}
+
+// undecodable is the error for a 2xx answer that the client cannot read: a mutating call may
+// have taken effect, a read may be repeated.
+func undecodable(op string, status int, mutating bool, err error) *gateway.Error {
+	class := gateway.Transient
+	if mutating {
+		class = gateway.UnknownOutcome
+	}
+	return &gateway.Error{Class: class, Op: op, Status: status, Err: fmt.Errorf("undecodable answer: %w", err)}
 }
 
 // reason picks the message that explains a failure: the first decline, else the first message.

@@ -19,8 +19,8 @@
 //     payment before acting again;
 //   - HTTP 400, 402 or 422 carrying a decline code (see IsDeclineCode): Declined;
 //   - any other 4xx: Permanent. A 401 makes the client fetch a new access token and send the
-//     request once more (the gateway did not act on it); a second 401, or a token endpoint that
-//     rejects the credentials, is Permanent;
+//     request once more, with the same X-Request-Id (the gateway did not act on it); a second
+//     401, or a token endpoint that rejects the credentials, is Permanent;
 //   - a 2xx answer whose body cannot be decoded: UnknownOutcome for mutating calls, Transient
 //     for GET.
 //

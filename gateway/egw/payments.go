@@ -65,7 +65,7 @@ func (c *Client) GetPayment(ctx context.Context, paymentID string) (gateway.Paym
 	if r.InstructedAmount != nil {
 		m, err := r.InstructedAmount.Money()
 		if err != nil {
-			return gateway.Payment{}, &gateway.Error{Class: gateway.Transient, Op: op, Status: http.StatusOK, Err: err}
+			return gateway.Payment{}, undecodable(op, http.StatusOK, false, err)
 		}
 		p.Amount = m
 	}

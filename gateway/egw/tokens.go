@@ -2,7 +2,6 @@ package egw
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 
@@ -12,8 +11,9 @@ import (
 // GetToken reads a stored token's status, purposes and card details. EGW does not tell the card
 // brand here, so Token.Brand is empty.
 func (c *Client) GetToken(ctx context.Context, tokenID string) (gateway.Token, error) {
+	const op = "get_token"
 	var r TokenInformationResponse
-	if err := c.do(ctx, call{op: "get_token", method: http.MethodGet, path: "tokens/" + url.PathEscape(tokenID), out: &r}); err != nil {
+	if err := c.do(ctx, call{op: op, method: http.MethodGet, path: "tokens/" + url.PathEscape(tokenID), out: &r}); err != nil {
 		return gateway.Token{}, err
 	}
 	t := gateway.Token{ID: r.GatewayTokenID, Status: r.TokenStatus, Purposes: r.Purposes}
@@ -22,7 +22,7 @@ func (c *Client) GetToken(ctx context.Context, tokenID string) (gateway.Token, e
 		if r.Card.Expiry != nil {
 			m, y, err := r.Card.Expiry.MonthYear()
 			if err != nil {
-				return gateway.Token{}, &gateway.Error{Class: gateway.Transient, Op: "get_token", Status: http.StatusOK, Err: fmt.Errorf("undecodable answer: %w", err)}
+				return gateway.Token{}, undecodable(op, http.StatusOK, false, err)
 			}
 			t.ExpiryMonth, t.ExpiryYear = m, y
 		}

@@ -102,7 +102,7 @@ func (s *Sim) startSession(r *http.Request, body []byte) reply {
 	} else if t.DeclineCode != "" {
 		p.decline, p.text = t.DeclineCode, "the issuer declined the authorization"
 	}
-	s.find(p.PaymentID)
+	s.find(p.PaymentID) // settles at once without a delay, or when the gateway refused
 	switch p.Status {
 	case gateway.PaymentFailed:
 		return fail(http.StatusBadRequest, p.decline, "%s", p.text)
