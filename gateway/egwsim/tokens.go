@@ -43,10 +43,7 @@ func expiryOf(t gateway.Token) *egw.CardExpiry {
 // refusal says why the gateway itself refuses to authorize a payment on channel ch with t at
 // time now, before asking the issuer; it returns an empty code when it does not.
 func refusal(t Token, ch gateway.Channel, now time.Time) (code, text string) {
-	needs := []gateway.Purpose{gateway.PurposeSubscription, gateway.PurposeStandingOrder}
-	if ch == gateway.ChannelMerchant {
-		needs = []gateway.Purpose{gateway.PurposeUnscheduled}
-	}
+	needs := gateway.PurposesFor(ch)
 	switch {
 	case t.Status != gateway.TokenActive:
 		return egw.CodeTokenSuspended, fmt.Sprintf("token %s is %s", t.ID, t.Status)
