@@ -192,9 +192,12 @@ func (c *collection) finish(ctx context.Context, status billing.AttemptStatus, f
 	}
 	c.attempt.Status, c.attempt.Failure = status, f
 	attrs := []any{slog.String("status", string(status))}
+	var code string
 	if f != nil {
-		attrs = append(attrs, slog.String("failure_code", f.Code))
+		code = f.Code
+		attrs = append(attrs, slog.String("failure_code", code))
 	}
+	c.w.deps.Observer.ChargeFinished(string(status), code)
 	c.log.InfoContext(ctx, "charge finished", attrs...)
 	return nil
 }

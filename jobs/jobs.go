@@ -55,6 +55,8 @@ type Deps struct {
 	Gateway gateway.Gateway
 	Clock   billing.Clock
 	Logger  *slog.Logger
+	// Observer is told about finished charges and billing runs (NopObserver when nil).
+	Observer Observer
 }
 
 // Client is the River client that enqueues and works Recur's jobs.
@@ -64,6 +66,9 @@ type Client = river.Client[pgx.Tx]
 // work jobs; River elects one leader among all processes on the database to enqueue periodic jobs.
 func NewClient(deps Deps, cfg Config) (*Client, error) {
 	cfg = cfg.withDefaults()
+	if deps.Observer == nil {
+		deps.Observer = NopObserver{}
+	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &BillDueSubscriptionsWorker{deps: deps, batchSize: cfg.BatchSize})
 	river.AddWorker(workers, &CollectChargeWorker{deps: deps, pollInterval: cfg.PollInterval})

@@ -43,16 +43,18 @@ type BillDueSubscriptionsWorker struct {
 // Work runs one scheduler pass. A subscription several periods behind gets one charge per period.
 // A pass that finds nothing due records no billing run.
 func (w *BillDueSubscriptionsWorker) Work(ctx context.Context, _ *river.Job[BillDueSubscriptionsArgs]) error {
-	asOf := w.deps.Clock.Now()
+	asOf, started := w.deps.Clock.Now(), time.Now()
 	var run *uuid.UUID
+	var due, created int
 	for {
-		n, err := w.billBatch(ctx, asOf, &run)
+		n, c, err := w.billBatch(ctx, asOf, &run)
 		if err != nil {
 			return fmt.Errorf("bill due subscriptions: %w", err)
 		}
 		if n == 0 {
 			break
 		}
+		due, created = due+n, created+c
 	}
 	if run == nil {
 		return nil
@@ -60,16 +62,16 @@ func (w *BillDueSubscriptionsWorker) Work(ctx context.Context, _ *river.Job[Bill
 	if err := store.FinishBillingRun(ctx, w.deps.Pool, *run, w.deps.Clock.Now()); err != nil {
 		return err
 	}
+	w.deps.Observer.BillingRunFinished(due, created, time.Since(started))
 	w.deps.Logger.InfoContext(ctx, "billing run finished", slog.String("billing_run_id", run.String()),
 		slog.Time("as_of", asOf))
 	return nil
 }
 
 // billBatch bills up to a batch of due subscriptions in one transaction and returns how many it
-// billed. The first batch that finds any creates the billing run.
-func (w *BillDueSubscriptionsWorker) billBatch(ctx context.Context, asOf time.Time, run **uuid.UUID) (int, error) {
-	var billed int
-	err := store.InTx(ctx, w.deps.Pool, func(tx pgx.Tx) error {
+// billed and how many charges it created. The first batch that finds any creates the billing run.
+func (w *BillDueSubscriptionsWorker) billBatch(ctx context.Context, asOf time.Time, run **uuid.UUID) (billed, made int, err error) {
+	err = store.InTx(ctx, w.deps.Pool, func(tx pgx.Tx) error {
 		subs, err := store.LockDueSubscriptions(ctx, tx, asOf, w.batchSize)
 		if err != nil || len(subs) == 0 {
 			return err
@@ -99,10 +101,10 @@ func (w *BillDueSubscriptionsWorker) billBatch(ctx context.Context, asOf time.Ti
 		if err := enqueueCharges(ctx, tx, created); err != nil {
 			return err
 		}
-		billed = len(subs)
+		billed, made = len(subs), len(created)
 		return nil
 	})
-	return billed, err
+	return billed, made, err
 }
 
 // enqueueCharges inserts a CollectCharge job per charge in tx.
