@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/recur-billing/recur/billing"
 	"github.com/recur-billing/recur/billing/store"
 )
@@ -36,7 +38,7 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 		}
 		// Keys carry 130 random bits, so one SHA-256 is as good as a slow hash here.
 		hash := sha256.Sum256([]byte(key))
-		_, err := store.FindAPIKey(r.Context(), a.db, hash[:])
+		id, err := store.FindAPIKey(r.Context(), a.db, hash[:])
 		if errors.Is(err, billing.ErrNotFound) {
 			unauthorized(w, "the API key is not valid")
 			return
@@ -45,8 +47,17 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 			a.fail(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), apiKeyIDKey{}, id)))
 	})
+}
+
+// apiKeyIDKey is the request context key of the authenticated API key's id (a uuid.UUID).
+type apiKeyIDKey struct{}
+
+// apiKeyID returns the id of the API key that authenticated the request.
+func apiKeyID(ctx context.Context) uuid.UUID {
+	id, _ := ctx.Value(apiKeyIDKey{}).(uuid.UUID)
+	return id
 }
 
 func unauthorized(w http.ResponseWriter, detail string) {
