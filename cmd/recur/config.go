@@ -18,6 +18,7 @@ type config struct {
 	DatabaseURL string
 	DBMaxConns  int32
 	Addr        string
+	Mode        mode
 	LogLevel    slog.Level
 	LogFormat   string
 	// EGW is nil when RECUR_EGW_BASE_URL is not set: `recur dev` then runs its own simulator.
@@ -30,6 +31,7 @@ type config struct {
 var envVars = []struct{ name, def, doc string }{
 	{"DATABASE_URL", "", "PostgreSQL URL. recur dev finds or starts a local database when unset."},
 	{"RECUR_ADDR", ":8080", "Address the API listens on (--addr overrides)."},
+	{"RECUR_MODE", "all", "What recur serve runs: all, api (the API, enqueueing only) or worker (the jobs, with /healthz, /readyz, /metrics) (--mode overrides)."},
 	{"RECUR_DB_MAX_CONNS", "20", "Database connections per process."},
 	{"RECUR_LOG_LEVEL", "info", "debug, info, warn or error."},
 	{"RECUR_LOG_FORMAT", "text", "text or json."},
@@ -78,6 +80,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DatabaseURL: get("DATABASE_URL"),
 		DBMaxConns:  int32(positive("RECUR_DB_MAX_CONNS")),
 		Addr:        get("RECUR_ADDR"),
+		Mode:        mode(get("RECUR_MODE")),
 		LogFormat:   get("RECUR_LOG_FORMAT"),
 		Jobs: jobs.Config{
 			BillingInterval: duration("RECUR_BILLING_INTERVAL"),
@@ -87,6 +90,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("RECUR_LOG_LEVEL"))); err != nil {
 		errs = append(errs, fmt.Errorf("RECUR_LOG_LEVEL=%q: want debug, info, warn or error", get("RECUR_LOG_LEVEL")))
+	}
+	if err := c.Mode.check(); err != nil {
+		errs = append(errs, fmt.Errorf("RECUR_MODE=%q: %w", c.Mode, err))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("RECUR_LOG_FORMAT=%q: want text or json", c.LogFormat))

@@ -55,7 +55,7 @@ func devCmd(ctx context.Context, cfg config, args []string, getenv func(string) 
 	if err != nil {
 		return err
 	}
-	a, err := newApp(pool, gw, billing.SystemClock{}, log, cfg.Jobs)
+	a, err := newApp(pool, gw, billing.SystemClock{}, log, cfg.Jobs, modeAll)
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		ParticipantID: egwsim.DefaultParticipantID, ShopAgreementID: egwsim.DefaultShopAgreementID}, log)
 	require.NoError(t, err)
 
-	a, err := newApp(pool, gw, clock, log, jobs.Config{BillingInterval: 200 * time.Millisecond, PollInterval: 100 * time.Millisecond})
+	a, err := newApp(pool, gw, clock, log, jobs.Config{BillingInterval: 200 * time.Millisecond, PollInterval: 100 * time.Millisecond}, modeAll)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

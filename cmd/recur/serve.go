@@ -19,8 +19,12 @@ import (
 func serveCmd(ctx context.Context, cfg config, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", cfg.Addr, "address to listen on")
+	m := fs.String("mode", string(cfg.Mode), "all, api or worker")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if err := mode(*m).check(); err != nil {
+		return fmt.Errorf("--mode %q: %w", *m, err)
 	}
 	if cfg.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is not set (recur dev finds or starts a local database by itself)")
@@ -38,7 +42,7 @@ func serveCmd(ctx context.Context, cfg config, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	a, err := newApp(pool, gw, billing.SystemClock{}, log, cfg.Jobs)
+	a, err := newApp(pool, gw, billing.SystemClock{}, log, cfg.Jobs, mode(*m))
 	if err != nil {
 		return err
 	}
