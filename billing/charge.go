@@ -9,17 +9,26 @@ import (
 // ChargeStatus is where a charge is.
 type ChargeStatus string
 
-// Charge states: pending until a worker takes it, processing while it talks to the gateway, then
-// succeeded (captured) or failed (declined, or the token cannot be charged).
+// Charge states. A charge is pending until a worker takes it and processing while one works it.
+// When a gateway call ends without a known outcome it is reconciling until the gateway's state is
+// read back. It ends succeeded (captured), failed (declined, or the token cannot be charged),
+// canceled (voided, or its subscription canceled, with any authorization released) or
+// needs_review (the gateway never settled it: a person must look; it is never failed and charged
+// again automatically).
 const (
-	ChargePending    ChargeStatus = "pending"
-	ChargeProcessing ChargeStatus = "processing"
-	ChargeSucceeded  ChargeStatus = "succeeded"
-	ChargeFailed     ChargeStatus = "failed"
+	ChargePending     ChargeStatus = "pending"
+	ChargeProcessing  ChargeStatus = "processing"
+	ChargeReconciling ChargeStatus = "reconciling"
+	ChargeSucceeded   ChargeStatus = "succeeded"
+	ChargeFailed      ChargeStatus = "failed"
+	ChargeCanceled    ChargeStatus = "canceled"
+	ChargeNeedsReview ChargeStatus = "needs_review"
 )
 
-// Terminal reports whether the charge will not change any more.
-func (s ChargeStatus) Terminal() bool { return s == ChargeSucceeded || s == ChargeFailed }
+// Terminal reports whether the charge will not change any more by itself.
+func (s ChargeStatus) Terminal() bool {
+	return s == ChargeSucceeded || s == ChargeFailed || s == ChargeCanceled || s == ChargeNeedsReview
+}
 
 // Charge is what a customer owes for one billing period of a subscription. There is at most one
 // per (subscription, period).
@@ -60,16 +69,22 @@ const (
 	FailureTokenNotFound  = "token_not_found"
 	FailureRejected       = "rejected_by_gateway"
 	FailurePaymentFailed  = "payment_failed"
+	FailureAmountMismatch = "amount_mismatch"
+	FailureVoided         = "voided"
+	FailureCanceled       = "subscription_canceled"
+	FailureUnsettled      = "unsettled"
 )
 
 // AttemptStatus is where one attempt at collecting a charge is.
 type AttemptStatus string
 
-// Attempt states.
+// Attempt states; an attempt ends the way its charge does.
 const (
-	AttemptProcessing AttemptStatus = "processing"
-	AttemptSucceeded  AttemptStatus = "succeeded"
-	AttemptFailed     AttemptStatus = "failed"
+	AttemptProcessing  AttemptStatus = "processing"
+	AttemptSucceeded   AttemptStatus = "succeeded"
+	AttemptFailed      AttemptStatus = "failed"
+	AttemptCanceled    AttemptStatus = "canceled"
+	AttemptNeedsReview AttemptStatus = "needs_review"
 )
 
 // Attempt is one try at collecting a charge, with at most one gateway payment.
@@ -79,6 +94,9 @@ type Attempt struct {
 	Number           int
 	OrderNumber      string
 	GatewayPaymentID string // empty until the gateway has answered the payment creation
+	// CreateRequestID is the request id of the payment creation, once it has been sent: a retry
+	// of a creation whose answer was lost sends the same request again.
+	CreateRequestID *uuid.UUID
 	Status           AttemptStatus
 	Failure          *Failure
 	CreatedAt        time.Time
@@ -88,7 +106,7 @@ type Attempt struct {
 
 // Step is one gateway call of an attempt. It is recorded before the call is made.
 type Step struct {
-	Name       string // check_token, create_payment, start_session, get_payment, capture
+	Name       string // check_token, create_payment, start_session, get_payment, capture, cancel
 	RequestID  uuid.UUID
 	StartedAt  time.Time
 	FinishedAt *time.Time
@@ -103,4 +121,5 @@ const (
 	StepStartSession  = "start_session"
 	StepGetPayment    = "get_payment"
 	StepCapture       = "capture"
+	StepCancel        = "cancel"
 )

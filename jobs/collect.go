@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/recur-billing/recur/billing"
 	"github.com/recur-billing/recur/billing/store"
@@ -24,66 +25,116 @@ type CollectChargeArgs struct {
 // Kind names the job in River.
 func (CollectChargeArgs) Kind() string { return "collect_charge" }
 
-// InsertOpts keeps one job per charge until it has finished.
+// InsertOpts keeps one unfinished job per charge; once it has finished, the janitor may enqueue
+// another to reconcile the charge.
 func (CollectChargeArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+		rivertype.JobStateRunning, rivertype.JobStateScheduled,
+	}}}
 }
 
 // CollectChargeWorker collects a charge with a merchant-initiated payment: token check, payment,
 // token session, read the outcome (snoozing while the gateway processes it), capture.
 //
-// Every gateway call is recorded as a step, committed before the call is made, and the payment id
-// is committed as soon as the gateway gives it. A run that resumes (after a crash, a timeout or a
-// retry) reads the payment's state at the gateway before doing anything, and acts on that state:
-// it starts a token session only on an INITIALIZED payment and captures only an AUTHORIZED one.
-// Money moves only at the token session, which is only ever started on the attempt's one recorded
-// payment, so a payment created but not recorded (a lost answer) is an empty INITIALIZED payment
-// that the gateway abandons.
+// How it keeps a charge from being collected twice or lost:
+//   - A run first claims the charge's lease; a second run (a duplicate job, or one rescued while
+//     the first is still in flight) finds it held and does nothing. The lease is renewed before
+//     every gateway call, and a run that has lost it stops before the call.
+//   - Every gateway call is recorded as a step, committed before the call, and the payment id is
+//     committed as soon as the gateway gives it.
+//   - A run that resumes reads the payment at the gateway before anything else and acts on its
+//     state: it starts a token session only on an INITIALIZED payment and captures only an
+//     AUTHORIZED one. Money moves only at the token session, which is only ever started on the
+//     attempt's one recorded payment.
+//   - A lost creation is sent again with the same request id, so a gateway that de-duplicates
+//     request ids answers with the first payment; one that does not leaves it INITIALIZED, which
+//     moves no money.
+//   - A call that ends without a known outcome puts the charge in reconciling; the janitor
+//     (ReconcileChargesWorker) has it read back from the gateway later, and a charge whose
+//     outcome stays unknown goes to needs_review, never to failed-and-charged-again.
+//   - An authorization that must not be captured (charge voided, subscription canceled, amount
+//     not the charge's) is cancelled at the gateway.
 type CollectChargeWorker struct {
 	river.WorkerDefaults[CollectChargeArgs]
-	deps         Deps
-	pollInterval time.Duration
+	deps Deps
+	cfg  Config
 }
 
 // Work collects one charge.
 func (w *CollectChargeWorker) Work(ctx context.Context, job *river.Job[CollectChargeArgs]) error {
-	charge, err := store.GetCharge(ctx, w.deps.Pool, job.Args.ChargeID)
-	if errors.Is(err, billing.ErrNotFound) {
-		return river.JobCancel(err)
-	}
-	if err != nil || charge.Status.Terminal() {
+	run := uuid.New()
+	var (
+		charge  billing.Charge
+		attempt billing.Attempt
+		claimed bool
+	)
+	err := store.InTx(ctx, w.deps.Pool, func(tx pgx.Tx) (err error) {
+		charge, claimed, err = store.ClaimCharge(ctx, tx, job.Args.ChargeID, run, w.cfg.Lease)
+		if err != nil || !claimed {
+			return err
+		}
+		attempt, err = store.OpenAttempt(ctx, tx, charge.ID, w.deps.Clock.Now())
 		return err
+	})
+	if err != nil || !claimed {
+		return err // a finished charge, or one that another run holds: nothing to do
 	}
+	defer store.ReleaseCharge(context.WithoutCancel(ctx), w.deps.Pool, charge.ID, run) //nolint:errcheck // an unreleased lease expires
+
 	pm, err := store.GetPaymentMethod(ctx, w.deps.Pool, charge.PaymentMethodID)
 	if err != nil {
 		return err
 	}
-	var attempt billing.Attempt
-	err = store.InTx(ctx, w.deps.Pool, func(tx pgx.Tx) (err error) {
-		attempt, err = store.OpenAttempt(ctx, tx, charge.ID, w.deps.Clock.Now())
-		return err
-	})
-	if err != nil || attempt.Status != billing.AttemptProcessing {
-		return err
-	}
-	c := &collection{w: w, charge: charge, tokenID: pm.GatewayTokenID, attempt: attempt,
+	c := &collection{w: w, run: run, charge: charge, tokenID: pm.GatewayTokenID, attempt: attempt,
 		log: w.deps.Logger.With(slog.String("charge_id", charge.ID.String()), slog.String("attempt_id", attempt.ID.String()))}
-	return c.run(ctx)
+	return c.settle(ctx, c.collect(ctx), job.Attempt >= job.MaxAttempts)
+}
+
+// settle decides what a run's error means for the charge. A lost lease ends the run quietly:
+// another run has the charge. An unknown outcome, or any error on the job's last try, puts the
+// charge in reconciling for the janitor. Other errors go back to River, which retries the job.
+func (c *collection) settle(ctx context.Context, err error, lastTry bool) error {
+	var snooze *river.JobSnoozeError
+	switch {
+	case err == nil, errors.As(err, &snooze):
+		return err
+	case errors.Is(err, store.ErrLeaseLost):
+		c.log.WarnContext(ctx, "charge taken over by another run")
+		return nil
+	case gateway.ClassOf(err) == gateway.UnknownOutcome || lastTry:
+		c.log.WarnContext(ctx, "charge outcome unknown: reconciling", slog.Any("error", err))
+		return store.MarkReconciling(context.WithoutCancel(ctx), c.w.deps.Pool, c.charge.ID, c.run,
+			c.w.cfg.ReconcileInterval, time.Hour)
+	}
+	return err
 }
 
 // collection is one run of the worker on one attempt.
 type collection struct {
 	w       *CollectChargeWorker
+	run     uuid.UUID
 	charge  billing.Charge
 	tokenID string
 	attempt billing.Attempt
 	log     *slog.Logger
+	// cancelAs is how the attempt ends once the payment it had to cancel is CANCELLED.
+	cancelAs *outcome
 }
 
-func (c *collection) run(ctx context.Context) error {
+// outcome is how an attempt ends.
+type outcome struct {
+	status  billing.AttemptStatus
+	failure *billing.Failure
+}
+
+func (c *collection) collect(ctx context.Context) error {
 	var p gateway.Payment
 	var err error
 	if c.attempt.GatewayPaymentID == "" {
+		if called, err := c.callOff(ctx); err != nil || called != nil {
+			return c.finishAs(ctx, called, err) // nothing exists at the gateway yet
+		}
 		if err := c.checkToken(ctx); err != nil || c.done() {
 			return err
 		}
@@ -94,20 +145,22 @@ func (c *collection) run(ctx context.Context) error {
 	for err == nil && !c.done() {
 		switch p.Status {
 		case gateway.PaymentInitialized:
-			if err = c.startSession(ctx); err == nil && !c.done() {
-				p, err = c.getPayment(ctx)
-			}
+			p, err = c.authorize(ctx, p)
 		case gateway.PaymentSentForProcessing:
-			return river.JobSnooze(c.w.pollInterval)
+			return c.waitForProcessing(ctx)
 		case gateway.PaymentAuthorized:
-			p, err = step(ctx, c, billing.StepCapture, func(ctx context.Context) (gateway.Payment, error) {
-				return c.w.deps.Gateway.Capture(ctx, p.ID, c.charge.Amount)
-			})
+			p, err = c.capture(ctx, p)
 		case gateway.PaymentCaptured, gateway.PaymentSettled, gateway.PaymentRefunded:
-			err = c.finish(ctx, billing.AttemptSucceeded, nil)
-		case gateway.PaymentFailed, gateway.PaymentAbandoned, gateway.PaymentCancelled:
-			err = c.finish(ctx, billing.AttemptFailed, &billing.Failure{
-				Code: billing.FailurePaymentFailed, Reason: fmt.Sprintf("the gateway payment is %s", p.Status)})
+			err = c.finish(ctx, outcome{status: billing.AttemptSucceeded})
+		case gateway.PaymentFailed, gateway.PaymentAbandoned:
+			err = c.finish(ctx, outcome{billing.AttemptFailed, &billing.Failure{
+				Code: billing.FailurePaymentFailed, Reason: fmt.Sprintf("the gateway payment is %s", p.Status)}})
+		case gateway.PaymentCancelled:
+			o := outcome{billing.AttemptCanceled, &billing.Failure{Code: billing.FailureCanceled, Reason: "the payment was cancelled at the gateway"}}
+			if c.cancelAs != nil {
+				o = *c.cancelAs
+			}
+			err = c.finish(ctx, o)
 		default:
 			return fmt.Errorf("payment %s has unknown status %q", p.ID, p.Status)
 		}
@@ -118,33 +171,51 @@ func (c *collection) run(ctx context.Context) error {
 // done reports whether the attempt has finished.
 func (c *collection) done() bool { return c.attempt.Status != billing.AttemptProcessing }
 
-// getPayment reads the attempt's payment at the gateway.
-func (c *collection) getPayment(ctx context.Context) (gateway.Payment, error) {
-	return step(ctx, c, billing.StepGetPayment, func(ctx context.Context) (gateway.Payment, error) {
-		return c.w.deps.Gateway.GetPayment(ctx, c.attempt.GatewayPaymentID)
-	})
+// callOff says why the charge must not be collected any more (voided, subscription canceled).
+func (c *collection) callOff(ctx context.Context) (*outcome, error) {
+	f, err := store.CallOff(ctx, c.w.deps.Pool, c.charge.ID)
+	if err != nil || f == nil {
+		return nil, err
+	}
+	return &outcome{billing.AttemptCanceled, f}, nil
+}
+
+// finishAs finishes the attempt with o, if there is one.
+func (c *collection) finishAs(ctx context.Context, o *outcome, err error) error {
+	if err != nil || o == nil {
+		return err
+	}
+	return c.finish(ctx, *o)
 }
 
 // checkToken verifies that the token can pay this charge; when it cannot, the attempt fails.
 func (c *collection) checkToken(ctx context.Context) error {
-	tok, err := step(ctx, c, billing.StepCheckToken, func(ctx context.Context) (gateway.Token, error) {
+	tok, err := step(ctx, c, billing.StepCheckToken, uuid.New(), func(ctx context.Context) (gateway.Token, error) {
 		return c.w.deps.Gateway.GetToken(ctx, c.tokenID)
 	})
 	if gateway.IsNotFound(err) {
-		return c.finish(ctx, billing.AttemptFailed, &billing.Failure{Code: billing.FailureTokenNotFound, Reason: "the gateway does not know the token"})
+		return c.finish(ctx, outcome{billing.AttemptFailed, &billing.Failure{Code: billing.FailureTokenNotFound, Reason: "the gateway does not know the token"}})
 	}
 	if err != nil {
 		return err
 	}
 	if f := tok.Check(c.w.deps.Clock.Now(), gateway.PurposesFor(gateway.Channel(c.charge.Channel))...); f != nil {
-		return c.finish(ctx, billing.AttemptFailed, f)
+		return c.finish(ctx, outcome{billing.AttemptFailed, f})
 	}
 	return nil
 }
 
-// createPayment creates the attempt's payment and records its id.
+// createPayment creates the attempt's payment and records its id. The request id is recorded
+// first and reused if the creation has to be sent again.
 func (c *collection) createPayment(ctx context.Context) (gateway.Payment, error) {
-	p, err := step(ctx, c, billing.StepCreatePayment, func(ctx context.Context) (gateway.Payment, error) {
+	if c.attempt.CreateRequestID == nil {
+		id := uuid.New()
+		if err := store.SetCreateRequest(ctx, c.w.deps.Pool, c.attempt.ID, id); err != nil {
+			return gateway.Payment{}, err
+		}
+		c.attempt.CreateRequestID = &id
+	}
+	p, err := step(ctx, c, billing.StepCreatePayment, *c.attempt.CreateRequestID, func(ctx context.Context) (gateway.Payment, error) {
 		return c.w.deps.Gateway.CreateMITPayment(ctx, gateway.MITPaymentRequest{
 			Channel: gateway.Channel(c.charge.Channel), Amount: c.charge.Amount,
 			OrderNumber: c.attempt.OrderNumber, MerchantReference: "recur charge " + c.charge.ID.String(),
@@ -160,17 +231,74 @@ func (c *collection) createPayment(ctx context.Context) (gateway.Payment, error)
 	return p, nil
 }
 
-// startSession pays the attempt's payment with the token: the call that authorizes.
-func (c *collection) startSession(ctx context.Context) error {
-	_, err := step(ctx, c, billing.StepStartSession, func(ctx context.Context) (gateway.Session, error) {
-		return c.w.deps.Gateway.StartTokenSession(ctx, c.attempt.GatewayPaymentID, c.tokenID)
+// authorize starts the token session on an INITIALIZED payment (the call that moves money) and
+// reads the payment back; a charge called off meanwhile has its payment cancelled instead.
+func (c *collection) authorize(ctx context.Context, p gateway.Payment) (gateway.Payment, error) {
+	called, err := c.callOff(ctx)
+	if err != nil {
+		return p, err
+	}
+	if called != nil {
+		return c.cancel(ctx, p, *called)
+	}
+	_, err = step(ctx, c, billing.StepStartSession, uuid.New(), func(ctx context.Context) (gateway.Session, error) {
+		return c.w.deps.Gateway.StartTokenSession(ctx, p.ID, c.tokenID)
 	})
-	return c.failIfRejected(ctx, err)
+	if err = c.failIfRejected(ctx, err); err != nil || c.done() {
+		return p, err
+	}
+	return c.getPayment(ctx)
+}
+
+// capture captures an AUTHORIZED payment, unless it must not be: then it cancels it.
+func (c *collection) capture(ctx context.Context, p gateway.Payment) (gateway.Payment, error) {
+	called, err := c.callOff(ctx)
+	if err != nil {
+		return p, err
+	}
+	if p.Amount != c.charge.Amount {
+		called = &outcome{billing.AttemptNeedsReview, &billing.Failure{Code: billing.FailureAmountMismatch,
+			Reason: fmt.Sprintf("the gateway authorized %s for a charge of %s", p.Amount, c.charge.Amount)}}
+	}
+	if called != nil {
+		return c.cancel(ctx, p, *called)
+	}
+	return step(ctx, c, billing.StepCapture, uuid.New(), func(ctx context.Context) (gateway.Payment, error) {
+		return c.w.deps.Gateway.Capture(ctx, p.ID, c.charge.Amount)
+	})
+}
+
+// cancel releases the payment at the gateway; the attempt then ends as o.
+func (c *collection) cancel(ctx context.Context, p gateway.Payment, o outcome) (gateway.Payment, error) {
+	c.cancelAs = &o
+	return step(ctx, c, billing.StepCancel, uuid.New(), func(ctx context.Context) (gateway.Payment, error) {
+		return c.w.deps.Gateway.Cancel(ctx, p.ID)
+	})
+}
+
+// waitForProcessing snoozes the job while the gateway processes the payment, up to ReviewAfter;
+// then the charge goes to needs_review.
+func (c *collection) waitForProcessing(ctx context.Context) error {
+	overdue, err := store.MarkUnsettled(ctx, c.w.deps.Pool, c.charge.ID, c.w.cfg.ReviewAfter)
+	if err != nil {
+		return err
+	}
+	if overdue {
+		return c.finish(ctx, outcome{billing.AttemptNeedsReview, &billing.Failure{Code: billing.FailureUnsettled,
+			Reason: fmt.Sprintf("the payment has been processing at the gateway for more than %s", c.w.cfg.ReviewAfter)}})
+	}
+	return river.JobSnooze(c.w.cfg.PollInterval)
+}
+
+// getPayment reads the attempt's payment at the gateway.
+func (c *collection) getPayment(ctx context.Context) (gateway.Payment, error) {
+	return step(ctx, c, billing.StepGetPayment, uuid.New(), func(ctx context.Context) (gateway.Payment, error) {
+		return c.w.deps.Gateway.GetPayment(ctx, c.attempt.GatewayPaymentID)
+	})
 }
 
 // failIfRejected fails the attempt when the gateway declined or refused a call that moves no money
-// when refused; other errors are returned for River to retry, and the retry reads the payment
-// first.
+// when refused; other errors are returned, and a later run reads the payment first.
 func (c *collection) failIfRejected(ctx context.Context, err error) error {
 	var ge *gateway.Error
 	if !errors.As(err, &ge) {
@@ -178,48 +306,57 @@ func (c *collection) failIfRejected(ctx context.Context, err error) error {
 	}
 	switch ge.Class {
 	case gateway.Declined:
-		return c.finish(ctx, billing.AttemptFailed, &billing.Failure{Code: ge.Code, Reason: ge.Text})
+		return c.finish(ctx, outcome{billing.AttemptFailed, &billing.Failure{Code: ge.Code, Reason: ge.Text}})
 	case gateway.Permanent:
-		return c.finish(ctx, billing.AttemptFailed, &billing.Failure{Code: billing.FailureRejected, Reason: ge.Error()})
+		return c.finish(ctx, outcome{billing.AttemptFailed, &billing.Failure{Code: billing.FailureRejected, Reason: ge.Error()}})
 	}
 	return err
 }
 
 // finish ends the attempt, and the charge with it.
-func (c *collection) finish(ctx context.Context, status billing.AttemptStatus, f *billing.Failure) error {
-	if err := store.FinishAttempt(context.WithoutCancel(ctx), c.w.deps.Pool, c.attempt.ID, status, f, c.w.deps.Clock.Now()); err != nil {
+func (c *collection) finish(ctx context.Context, o outcome) error {
+	err := store.FinishAttempt(context.WithoutCancel(ctx), c.w.deps.Pool, c.run, c.attempt.ID, o.status, o.failure, c.w.deps.Clock.Now())
+	if err != nil {
 		return err
 	}
-	c.attempt.Status, c.attempt.Failure = status, f
-	attrs := []any{slog.String("status", string(status))}
+	c.attempt.Status, c.attempt.Failure = o.status, o.failure
+	attrs := []any{slog.String("status", string(o.status))}
 	var code string
-	if f != nil {
-		code = f.Code
+	if o.failure != nil {
+		code = o.failure.Code
 		attrs = append(attrs, slog.String("failure_code", code))
 	}
-	c.w.deps.Observer.ChargeFinished(string(status), code)
+	c.w.deps.Observer.ChargeFinished(string(o.status), code)
 	c.log.InfoContext(ctx, "charge finished", attrs...)
 	return nil
 }
 
 // step makes one gateway call as a recorded step of the attempt: the step, with its request id,
-// is committed before the call, and its outcome after.
-func step[T any](ctx context.Context, c *collection, name string, call func(context.Context) (T, error)) (T, error) {
+// is committed (renewing the lease) before the call, and its outcome after.
+func step[T any](ctx context.Context, c *collection, name string, requestID uuid.UUID, call func(context.Context) (T, error)) (T, error) {
 	var zero T
-	requestID := uuid.New()
 	db, clock := c.w.deps.Pool, c.w.deps.Clock
-	if err := store.BeginStep(ctx, db, c.attempt.ID, name, requestID, clock.Now()); err != nil {
+	id, err := store.BeginStep(ctx, db, c.run, c.attempt, name, requestID, c.w.cfg.Lease, clock.Now())
+	if err != nil {
 		return zero, err
 	}
+	c.faultPoint("before:" + name)
 	result, callErr := call(gateway.WithRequestID(ctx, requestID.String()))
+	c.faultPoint("after:" + name)
 	outcome, detail := "ok", describe(result)
 	if callErr != nil {
 		outcome, detail = gateway.ClassOf(callErr).String(), callErr.Error()
 	}
-	if err := store.FinishStep(context.WithoutCancel(ctx), db, requestID, outcome, detail, clock.Now()); err != nil {
+	if err := store.FinishStep(context.WithoutCancel(ctx), db, id, outcome, detail, clock.Now()); err != nil {
 		return zero, err
 	}
 	return result, callErr
+}
+
+func (c *collection) faultPoint(point string) {
+	if c.w.cfg.FaultPoint != nil {
+		c.w.cfg.FaultPoint(point)
+	}
 }
 
 // describe says in a few words what a gateway call answered.

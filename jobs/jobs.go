@@ -31,6 +31,25 @@ type Config struct {
 	BatchSize int
 	// InsertOnly makes a client that enqueues jobs but works none (for API-only processes).
 	InsertOnly bool
+
+	// Lease is how long a worker run holds a charge without renewing it (1m). It must exceed the
+	// gateway's call timeout: the lease is renewed before each call.
+	Lease time.Duration
+	// ReconcileInterval is how often the janitor looks for charges to reconcile (30s); the
+	// first look at a reconciling charge comes after it, then at doubling intervals up to 1h.
+	ReconcileInterval time.Duration
+	// ReviewAfter is how long a charge's outcome may stay unknown, or its payment processing at
+	// the gateway, before it goes to needs_review (24h).
+	ReviewAfter time.Duration
+	// JobTimeout bounds one run of a job (5m). River rescues a job still running after
+	// RescueStuckAfter (JobTimeout + 1h), which happens only when its process died.
+	JobTimeout       time.Duration
+	RescueStuckAfter time.Duration
+
+	// FaultPoint, when set, is called just before ("before:<step>") and just after
+	// ("after:<step>") every gateway call of a charge. Crash tests use it to kill the process at
+	// exact points; it is nil otherwise.
+	FaultPoint func(point string)
 }
 
 func (c Config) withDefaults() Config {
@@ -45,6 +64,21 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = 500
+	}
+	if c.Lease <= 0 {
+		c.Lease = time.Minute
+	}
+	if c.ReconcileInterval <= 0 {
+		c.ReconcileInterval = 30 * time.Second
+	}
+	if c.ReviewAfter <= 0 {
+		c.ReviewAfter = 24 * time.Hour
+	}
+	if c.JobTimeout <= 0 {
+		c.JobTimeout = 5 * time.Minute
+	}
+	if c.RescueStuckAfter <= c.JobTimeout {
+		c.RescueStuckAfter = c.JobTimeout + time.Hour
 	}
 	return c
 }
@@ -71,20 +105,25 @@ func NewClient(deps Deps, cfg Config) (*Client, error) {
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &BillDueSubscriptionsWorker{deps: deps, batchSize: cfg.BatchSize})
-	river.AddWorker(workers, &CollectChargeWorker{deps: deps, pollInterval: cfg.PollInterval})
+	river.AddWorker(workers, &CollectChargeWorker{deps: deps, cfg: cfg})
+	river.AddWorker(workers, &ReconcileChargesWorker{deps: deps, cfg: cfg})
 
 	rc := &river.Config{
 		// River reports routine producer counts at Info every few seconds; keep its warnings.
 		Logger:  slog.New(atLeast{Handler: deps.Logger.Handler(), min: slog.LevelWarn}),
 		Workers: workers,
 		// A charge makes several gateway calls, each with its own timeout.
-		JobTimeout: 5 * time.Minute,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueStuckAfter,
 	}
 	if !cfg.InsertOnly {
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}}
 		rc.PeriodicJobs = []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.BillingInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return BillDueSubscriptionsArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.ReconcileInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return ReconcileChargesArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 		}
 	}

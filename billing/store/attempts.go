@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,16 +12,12 @@ import (
 	"github.com/recur-billing/recur/billing"
 )
 
-// OpenAttempt returns the charge's attempt in progress, starting attempt number one when it has
-// none yet, and marks the charge processing. It locks the charge until tx ends.
-func OpenAttempt(ctx context.Context, tx pgx.Tx, chargeID uuid.UUID, now time.Time) (billing.Attempt, error) {
-	var status billing.ChargeStatus
-	if err := tx.QueryRow(ctx, `SELECT status FROM charges WHERE id = $1 FOR UPDATE`, chargeID).Scan(&status); err != nil {
-		return billing.Attempt{}, notFound(err, "charge "+chargeID.String())
-	}
-	a, err := scanAttempt(tx.QueryRow(ctx, `
+// OpenAttempt returns the charge's latest attempt, starting attempt number one when it has none
+// yet. The caller holds the charge's lease.
+func OpenAttempt(ctx context.Context, db DBTX, chargeID uuid.UUID, now time.Time) (billing.Attempt, error) {
+	a, err := scanAttempt(db.QueryRow(ctx, `
 		SELECT `+attemptColumns+` FROM charge_attempts WHERE charge_id = $1 ORDER BY number DESC LIMIT 1`, chargeID))
-	if err == nil || err != pgx.ErrNoRows {
+	if !errors.Is(err, pgx.ErrNoRows) {
 		return a, err
 	}
 	id := billing.NewID()
@@ -29,16 +26,22 @@ func OpenAttempt(ctx context.Context, tx pgx.Tx, chargeID uuid.UUID, now time.Ti
 		// The order number names the attempt at the gateway: unique, and in EGW's allowed alphabet.
 		OrderNumber: id.String(),
 	}
-	_, err = tx.Exec(ctx, `
+	_, err = db.Exec(ctx, `
 		INSERT INTO charge_attempts (id, charge_id, number, order_number, status, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $6)`, a.ID, a.ChargeID, a.Number, a.OrderNumber, a.Status, now)
 	if err != nil {
 		return a, fmt.Errorf("open attempt: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE charges SET status = 'processing', updated_at = $2 WHERE id = $1`, chargeID, now); err != nil {
-		return a, fmt.Errorf("open attempt: %w", err)
-	}
 	return a, nil
+}
+
+// SetCreateRequest records the request id of the attempt's payment creation before it is sent.
+func SetCreateRequest(ctx context.Context, db DBTX, attemptID, requestID uuid.UUID) error {
+	_, err := db.Exec(ctx, `UPDATE charge_attempts SET create_request_id = $2 WHERE id = $1`, attemptID, requestID)
+	if err != nil {
+		return fmt.Errorf("set create request: %w", err)
+	}
+	return nil
 }
 
 // SetAttemptPayment records the gateway payment that an attempt created.
@@ -51,43 +54,59 @@ func SetAttemptPayment(ctx context.Context, db DBTX, attemptID uuid.UUID, paymen
 	return nil
 }
 
-// FinishAttempt records an attempt's end and gives its charge the same outcome, in one statement.
-// It changes nothing if the attempt has already finished.
-func FinishAttempt(ctx context.Context, db DBTX, attemptID uuid.UUID, status billing.AttemptStatus, f *billing.Failure, now time.Time) error {
+// FinishAttempt records an attempt's end, gives its charge the same outcome and releases run's
+// lease, in one statement. It changes nothing, and returns ErrLeaseLost, unless run holds the
+// charge and the attempt is open.
+func FinishAttempt(ctx context.Context, db DBTX, run, attemptID uuid.UUID, status billing.AttemptStatus, f *billing.Failure, now time.Time) error {
 	var code, reason *string
 	if f != nil {
 		code, reason = &f.Code, &f.Reason
 	}
-	_, err := db.Exec(ctx, `
+	tag, err := db.Exec(ctx, `
 		WITH a AS (
-			UPDATE charge_attempts SET status = $2, failure_code = $3, failure_reason = $4, updated_at = $5
-			WHERE id = $1 AND status = 'processing'
-			RETURNING charge_id
+			UPDATE charge_attempts a SET status = $2, failure_code = $3, failure_reason = $4, updated_at = $5
+			FROM charges c
+			WHERE a.id = $1 AND a.status = 'processing' AND c.id = a.charge_id AND c.lease_owner = $6
+			RETURNING a.charge_id
 		)
-		UPDATE charges c SET status = $2, failure_code = $3, failure_reason = $4, updated_at = $5
-		FROM a WHERE c.id = a.charge_id`, attemptID, status, code, reason, now)
+		UPDATE charges c SET status = $2, failure_code = $3, failure_reason = $4, updated_at = $5,
+			lease_owner = NULL, lease_until = now()
+		FROM a WHERE c.id = a.charge_id`, attemptID, status, code, reason, now, run)
 	if err != nil {
 		return fmt.Errorf("finish attempt: %w", err)
 	}
-	return nil
-}
-
-// BeginStep records a gateway call that is about to be made.
-func BeginStep(ctx context.Context, db DBTX, attemptID uuid.UUID, name string, requestID uuid.UUID, now time.Time) error {
-	_, err := db.Exec(ctx, `
-		INSERT INTO charge_steps (attempt_id, step, request_id, started_at) VALUES ($1, $2, $3, $4)`,
-		attemptID, name, requestID, now)
-	if err != nil {
-		return fmt.Errorf("begin step %s: %w", name, err)
+	if tag.RowsAffected() == 0 {
+		return ErrLeaseLost
 	}
 	return nil
 }
 
+// BeginStep records a gateway call that run is about to make and renews run's lease on the
+// charge. It returns the step's id, or ErrLeaseLost when run no longer holds the charge: then the
+// call must not be made.
+func BeginStep(ctx context.Context, db DBTX, run uuid.UUID, a billing.Attempt, name string, requestID uuid.UUID, lease time.Duration, now time.Time) (int64, error) {
+	var id int64
+	err := db.QueryRow(ctx, `
+		WITH lease AS (
+			UPDATE charges SET lease_until = now() + $5::interval WHERE id = $1 AND lease_owner = $2 RETURNING id
+		)
+		INSERT INTO charge_steps (attempt_id, step, request_id, started_at)
+		SELECT $3, $4, $6, $7 FROM lease RETURNING id`,
+		a.ChargeID, run, a.ID, name, lease, requestID, now).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrLeaseLost
+	}
+	if err != nil {
+		return 0, fmt.Errorf("begin step %s: %w", name, err)
+	}
+	return id, nil
+}
+
 // FinishStep records how a gateway call ended.
-func FinishStep(ctx context.Context, db DBTX, requestID uuid.UUID, outcome, detail string, now time.Time) error {
+func FinishStep(ctx context.Context, db DBTX, stepID int64, outcome, detail string, now time.Time) error {
 	_, err := db.Exec(ctx, `
-		UPDATE charge_steps SET outcome = $2, detail = $3, finished_at = $4 WHERE request_id = $1`,
-		requestID, outcome, detail, now)
+		UPDATE charge_steps SET outcome = $2, detail = $3, finished_at = $4 WHERE id = $1`,
+		stepID, outcome, detail, now)
 	if err != nil {
 		return fmt.Errorf("finish step: %w", err)
 	}
@@ -134,14 +153,14 @@ func ListAttempts(ctx context.Context, db DBTX, chargeIDs ...uuid.UUID) (map[uui
 	return byCharge, nil
 }
 
-const attemptColumns = `id, charge_id, number, order_number, coalesce(gateway_payment_id, ''), status,
-	failure_code, failure_reason, created_at, updated_at`
+const attemptColumns = `id, charge_id, number, order_number, coalesce(gateway_payment_id, ''), create_request_id,
+	status, failure_code, failure_reason, created_at, updated_at`
 
 func scanAttempt(row pgx.Row) (billing.Attempt, error) {
 	var a billing.Attempt
 	var code, reason *string
-	err := row.Scan(&a.ID, &a.ChargeID, &a.Number, &a.OrderNumber, &a.GatewayPaymentID, &a.Status, &code, &reason,
-		&a.CreatedAt, &a.UpdatedAt)
+	err := row.Scan(&a.ID, &a.ChargeID, &a.Number, &a.OrderNumber, &a.GatewayPaymentID, &a.CreateRequestID, &a.Status,
+		&code, &reason, &a.CreatedAt, &a.UpdatedAt)
 	a.Failure = failure(code, reason)
 	return a, err
 }

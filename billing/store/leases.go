@@ -1,0 +1,140 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/recur-billing/recur/billing"
+)
+
+// ErrLeaseLost means another worker run has taken the charge over: the caller must stop working
+// it at once, before any further gateway call.
+var ErrLeaseLost = errors.New("the charge's lease was taken over by another run")
+
+// Leases let one worker run at a time work a charge. They are kept in database time, so that
+// processes with different clocks agree on when one has expired, and renewed at every step; a
+// crashed run's lease simply expires. Once released, lease_until keeps the time of release: when
+// a run last worked the charge.
+
+// ClaimCharge gives the charge to run for lease and marks it processing. It returns false when the
+// charge is finished or another run holds an unexpired lease on it.
+func ClaimCharge(ctx context.Context, db DBTX, id, run uuid.UUID, lease time.Duration) (billing.Charge, bool, error) {
+	c, err := scanCharge(db.QueryRow(ctx, `
+		UPDATE charges SET lease_owner = $2, lease_until = now() + $3::interval, updated_at = now(),
+			status = CASE WHEN status IN ('pending', 'reconciling') THEN 'processing' ELSE status END
+		WHERE id = $1 AND status IN ('pending', 'processing', 'reconciling')
+			AND (lease_owner IS NULL OR lease_until < now() OR lease_owner = $2)
+		RETURNING `+chargeColumns, id, run, lease))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, false, nil
+	}
+	if err != nil {
+		return c, false, fmt.Errorf("claim charge: %w", err)
+	}
+	return c, true, nil
+}
+
+// ReleaseCharge gives up run's lease, if it still holds it.
+func ReleaseCharge(ctx context.Context, db DBTX, id, run uuid.UUID) error {
+	_, err := db.Exec(ctx, `UPDATE charges SET lease_owner = NULL, lease_until = now() WHERE id = $1 AND lease_owner = $2`, id, run)
+	if err != nil {
+		return fmt.Errorf("release charge: %w", err)
+	}
+	return nil
+}
+
+// MarkReconciling puts a charge whose last gateway call has no known outcome aside until the
+// gateway's state can be read back: its next look is due after base, doubling with every look up
+// to max. It gives up run's lease.
+func MarkReconciling(ctx context.Context, db DBTX, id, run uuid.UUID, base, max time.Duration) error {
+	tag, err := db.Exec(ctx, `
+		UPDATE charges SET status = 'reconciling', reconcile_count = reconcile_count + 1,
+			reconcile_after = now() + least($3::interval * power(2, least(reconcile_count, 30)), $4::interval),
+			unsettled_since = coalesce(unsettled_since, now()), lease_owner = NULL, lease_until = now(), updated_at = now()
+		WHERE id = $1 AND lease_owner = $2`, id, run, base, max)
+	if err != nil {
+		return fmt.Errorf("mark charge reconciling: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+// MarkUnsettled notes that the charge's payment is still being processed at the gateway and
+// reports whether it has been so, or unknown, for longer than reviewAfter.
+func MarkUnsettled(ctx context.Context, db DBTX, id uuid.UUID, reviewAfter time.Duration) (overdue bool, err error) {
+	err = db.QueryRow(ctx, `
+		UPDATE charges SET unsettled_since = coalesce(unsettled_since, now())
+		WHERE id = $1 RETURNING unsettled_since < now() - $2::interval`, id, reviewAfter).Scan(&overdue)
+	if err != nil {
+		return false, fmt.Errorf("mark charge unsettled: %w", err)
+	}
+	return overdue, nil
+}
+
+// DueForReconciliation returns up to limit unfinished charges that no run is working: reconciling
+// charges whose next look is due, and pending or processing ones that no run has held for stale
+// (their job may have been lost; enqueueing one that still has a job is a no-op).
+func DueForReconciliation(ctx context.Context, db DBTX, stale time.Duration, limit int) ([]uuid.UUID, error) {
+	rows, err := db.Query(ctx, `
+		SELECT id FROM charges
+		WHERE (status = 'reconciling' AND reconcile_after <= now())
+			OR (status IN ('pending', 'processing') AND lease_owner IS NULL
+				AND coalesce(lease_until, created_at) < now() - $1::interval)
+		ORDER BY reconcile_after NULLS FIRST LIMIT $2`, stale, limit)
+	if err != nil {
+		return nil, fmt.Errorf("charges due for reconciliation: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("charges due for reconciliation: %w", err)
+	}
+	return ids, nil
+}
+
+// ReviewOverdue moves reconciling charges whose outcome has been unknown for longer than
+// reviewAfter to needs_review, with their open attempt, and returns how many it moved.
+func ReviewOverdue(ctx context.Context, db DBTX, reviewAfter time.Duration) (int, error) {
+	var n int
+	err := db.QueryRow(ctx, `
+		WITH c AS (
+			UPDATE charges SET status = 'needs_review', failure_code = $2, updated_at = now(),
+				failure_reason = 'the gateway has not told the outcome since ' || unsettled_since
+			WHERE status = 'reconciling' AND unsettled_since < now() - $1::interval AND lease_owner IS NULL
+			RETURNING id, failure_code, failure_reason
+		), a AS (
+			UPDATE charge_attempts a SET status = 'needs_review', failure_code = c.failure_code,
+				failure_reason = c.failure_reason, updated_at = now()
+			FROM c WHERE a.charge_id = c.id AND a.status = 'processing'
+		)
+		SELECT count(*) FROM c`, reviewAfter, billing.FailureUnsettled).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("review overdue charges: %w", err)
+	}
+	return n, nil
+}
+
+// CallOff says why a charge must not be collected any more, if it must not: it was voided, or
+// its subscription was canceled.
+func CallOff(ctx context.Context, db DBTX, id uuid.UUID) (*billing.Failure, error) {
+	var voided bool
+	var subStatus billing.SubscriptionStatus
+	err := db.QueryRow(ctx, `
+		SELECT c.void_requested_at IS NOT NULL, s.status FROM charges c JOIN subscriptions s ON s.id = c.subscription_id
+		WHERE c.id = $1`, id).Scan(&voided, &subStatus)
+	switch {
+	case err != nil:
+		return nil, notFound(err, "charge "+id.String())
+	case voided:
+		return &billing.Failure{Code: billing.FailureVoided, Reason: "the charge was voided"}, nil
+	case subStatus == billing.SubscriptionCanceled:
+		return &billing.Failure{Code: billing.FailureCanceled, Reason: "the subscription was canceled"}, nil
+	}
+	return nil, nil
+}
