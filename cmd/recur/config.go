@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/recur-billing/recur/gateway/egw"
@@ -38,6 +39,11 @@ var envVars = []struct{ name, def, doc string }{
 	{"RECUR_BILLING_INTERVAL", "5s", "How often the scheduler looks for due subscriptions."},
 	{"RECUR_POLL_INTERVAL", "2s", "How long to wait before re-reading a payment still processing at the gateway."},
 	{"RECUR_MAX_WORKERS", "50", "Jobs worked at once per process."},
+	{"RECUR_CHARGE_LEASE", "1m", "How long a worker holds a charge between gateway calls; a crashed worker's charge is taken over after it."},
+	{"RECUR_REVIEW_AFTER", "24h", "How long a charge's outcome may stay unknown at the gateway before it goes to needs_review."},
+	{"RECUR_JOB_TIMEOUT", "5m", "Longest run of one job."},
+	{"RECUR_RESCUE_AFTER", "65m", "When a job still running is taken back from its process (which died); more than RECUR_JOB_TIMEOUT."},
+	{"RECUR_TEST_CRASH_AT", "", "Tests only: kill the process with SIGKILL at a fault point such as before:capture or after:start_session."},
 	{"RECUR_EGW_BASE_URL", "", "EGW API root, e.g. https://sandbox-api.ecomm.api.tietoevry.com. Unset: recur dev runs the built-in simulator."},
 	{"RECUR_EGW_TOKEN_URL", "", "EGW OAuth2 token endpoint (client credentials)."},
 	{"RECUR_EGW_CLIENT_ID", "", "EGW OAuth2 client id."},
@@ -83,10 +89,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Mode:        mode(get("RECUR_MODE")),
 		LogFormat:   get("RECUR_LOG_FORMAT"),
 		Jobs: jobs.Config{
-			BillingInterval: duration("RECUR_BILLING_INTERVAL"),
-			PollInterval:    duration("RECUR_POLL_INTERVAL"),
-			MaxWorkers:      positive("RECUR_MAX_WORKERS"),
+			BillingInterval:  duration("RECUR_BILLING_INTERVAL"),
+			PollInterval:     duration("RECUR_POLL_INTERVAL"),
+			MaxWorkers:       positive("RECUR_MAX_WORKERS"),
+			Lease:            duration("RECUR_CHARGE_LEASE"),
+			ReviewAfter:      duration("RECUR_REVIEW_AFTER"),
+			JobTimeout:       duration("RECUR_JOB_TIMEOUT"),
+			RescueStuckAfter: duration("RECUR_RESCUE_AFTER"),
+			FaultPoint:       crashAt(get("RECUR_TEST_CRASH_AT")),
 		},
+	}
+	if c.Jobs.RescueStuckAfter <= c.Jobs.JobTimeout {
+		errs = append(errs, fmt.Errorf("RECUR_RESCUE_AFTER=%s: want more than RECUR_JOB_TIMEOUT=%s", c.Jobs.RescueStuckAfter, c.Jobs.JobTimeout))
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("RECUR_LOG_LEVEL"))); err != nil {
 		errs = append(errs, fmt.Errorf("RECUR_LOG_LEVEL=%q: want debug, info, warn or error", get("RECUR_LOG_LEVEL")))
@@ -117,4 +131,17 @@ func (c config) logger() *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// crashAt returns a fault point that kills this process with SIGKILL when point is reached (no
+// deferred function, no flush: as a power cut would), or nil when point is empty.
+func crashAt(point string) func(string) {
+	if point == "" {
+		return nil
+	}
+	return func(reached string) {
+		if reached == point {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL) //nolint:errcheck // there is no after
+		}
+	}
 }
