@@ -51,16 +51,18 @@ func New(d Deps) http.Handler {
 	})
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(a.authenticate)
-		r.Post("/customers", a.createCustomer)
-		r.Get("/customers/{id}", a.getCustomer)
-		r.Post("/customers/{id}/payment_methods", a.createPaymentMethod)
-		r.Post("/subscriptions", a.createSubscription)
-		r.Get("/subscriptions/{id}", a.getSubscription)
-		r.Get("/subscriptions/{id}/charges", a.listSubscriptionCharges)
-		r.Get("/charges/{id}", a.getCharge)
-		r.Get("/billing_runs", a.listBillingRuns)
-		r.Get("/billing_runs/{id}", a.getBillingRun)
-		r.Get("/billing_runs/{id}/charges", a.listBillingRunCharges)
+		// Every route names the role it needs: read (finance and above) or write (write and admin).
+		read, write := r.With(allow(RoleFinance)), r.With(allow(RoleWrite))
+		write.Post("/customers", a.createCustomer)
+		read.Get("/customers/{id}", a.getCustomer)
+		write.Post("/customers/{id}/payment_methods", a.createPaymentMethod)
+		write.Post("/subscriptions", a.createSubscription)
+		read.Get("/subscriptions/{id}", a.getSubscription)
+		read.Get("/subscriptions/{id}/charges", a.listSubscriptionCharges)
+		read.Get("/charges/{id}", a.getCharge)
+		read.Get("/billing_runs", a.listBillingRuns)
+		read.Get("/billing_runs/{id}", a.getBillingRun)
+		read.Get("/billing_runs/{id}/charges", a.listBillingRunCharges)
 	})
 	return r
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 
 	"github.com/recur-billing/recur/api"
 	"github.com/recur-billing/recur/billing"
@@ -61,16 +62,21 @@ func migrateCmd(ctx context.Context, cfg config, args []string, stdout io.Writer
 	return nil
 }
 
-// apikeyCmd runs `recur apikey create [--name NAME]`: it prints the new key alone on stdout, so
-// that scripts can capture it.
+// apikeyCmd runs `recur apikey create [--name NAME] [--role admin|write|finance]`: it prints the
+// new key alone on stdout, so that scripts can capture it. Keys are write keys unless told.
 func apikeyCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: recur apikey create [--name NAME]")
+		return errors.New("usage: recur apikey create [--name NAME] [--role admin|write|finance]")
 	}
 	fs := flag.NewFlagSet("apikey create", flag.ContinueOnError)
 	name := fs.String("name", "default", "a name to recognise the key by")
+	roleName := fs.String("role", string(api.RoleWrite), "what the key may do: admin, write (create and read) or finance (read, reports, the finance pages)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	role, err := api.ParseRole(*roleName)
+	if err != nil {
+		return fmt.Errorf("--role %s", strings.TrimPrefix(err.Error(), "role: "))
 	}
 	if cfg.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is not set")
@@ -80,7 +86,7 @@ func apikeyCmd(ctx context.Context, cfg config, args []string, stdout io.Writer)
 		return err
 	}
 	defer pool.Close()
-	key, err := api.CreateAPIKey(ctx, pool, *name, billing.SystemClock{})
+	key, err := api.CreateAPIKeyWithRole(ctx, pool, *name, role, billing.SystemClock{})
 	if err != nil {
 		return err
 	}

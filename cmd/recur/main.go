@@ -18,7 +18,8 @@ Commands:
   serve                  run the API and the background workers (needs DATABASE_URL and RECUR_EGW_*)
   dev                    run everything locally: database, migrations, EGW simulator, API, workers
   migrate up|down|status apply, roll back one, or list the database migrations
-  apikey create [--name] create an API key and print it alone on stdout
+  apikey create [--name] [--role admin|write|finance]
+                         create an API key (a write key by default) and print it alone on stdout
   egwsim                 run the EGW simulator on its own
   db exec -- CMD ARGS    run CMD with DATABASE_URL set to a local database (used by scripts/test)
   help                   show this text and the environment variables
