@@ -10,22 +10,23 @@ import (
 )
 
 // CreateCustomer stores a new customer. A customer with the same external id already existing is
-// a *billing.ConflictError that names it.
+// a *billing.ConflictError that names it. It leaves a transaction usable either way.
 func CreateCustomer(ctx context.Context, db DBTX, c billing.Customer) error {
-	_, err := db.Exec(ctx, `
-		INSERT INTO customers (id, external_id, email, name, created_at) VALUES ($1, $2, $3, $4, $5)`,
+	tag, err := db.Exec(ctx, `
+		INSERT INTO customers (id, external_id, email, name, created_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (external_id) DO NOTHING`,
 		c.ID, c.ExternalID, c.Email, c.Name, c.CreatedAt)
-	if uniqueViolation(err, "customers_external_id_key") {
-		var existing uuid.UUID
-		if err := db.QueryRow(ctx, `SELECT id FROM customers WHERE external_id = $1`, c.ExternalID).Scan(&existing); err != nil {
-			return fmt.Errorf("create customer: %w", err)
-		}
-		return &billing.ConflictError{Reason: fmt.Sprintf("customer %s already has external_id %q", existing, c.ExternalID)}
-	}
 	if err != nil {
 		return fmt.Errorf("create customer: %w", err)
 	}
-	return nil
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	var existing uuid.UUID
+	if err := db.QueryRow(ctx, `SELECT id FROM customers WHERE external_id = $1`, c.ExternalID).Scan(&existing); err != nil {
+		return fmt.Errorf("create customer: %w", err)
+	}
+	return &billing.ConflictError{Reason: fmt.Sprintf("customer %s already has external_id %q", existing, c.ExternalID)}
 }
 
 // GetCustomer reads a customer.
