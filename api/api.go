@@ -53,10 +53,10 @@ func New(d Deps) http.Handler {
 		r.Use(a.authenticate)
 		// Every route names the role it needs: read (finance and above) or write (write and admin).
 		read, write := r.With(allow(RoleFinance)), r.With(allow(RoleWrite))
-		write.Post("/customers", a.createCustomer)
+		write.Post("/customers", a.idempotent(a.createCustomer))
 		read.Get("/customers/{id}", a.getCustomer)
-		write.Post("/customers/{id}/payment_methods", a.createPaymentMethod)
-		write.Post("/subscriptions", a.createSubscription)
+		write.Post("/customers/{id}/payment_methods", a.idempotent(a.createPaymentMethod))
+		write.Post("/subscriptions", a.idempotent(a.createSubscription))
 		read.Get("/subscriptions/{id}", a.getSubscription)
 		read.Get("/subscriptions/{id}/charges", a.listSubscriptionCharges)
 		read.Get("/charges/{id}", a.getCharge)

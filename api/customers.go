@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/recur-billing/recur/billing"
 	"github.com/recur-billing/recur/billing/store"
@@ -23,26 +25,24 @@ func customerOut(c billing.Customer) customerJSON {
 	return customerJSON{ID: c.ID, ExternalID: c.ExternalID, Email: c.Email, Name: c.Name, CreatedAt: c.CreatedAt}
 }
 
-func (a *API) createCustomer(w http.ResponseWriter, r *http.Request) {
+// createCustomer stores a new customer.
+func (a *API) createCustomer(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
 	var in struct {
 		ExternalID string `json:"external_id"`
 		Email      string `json:"email"`
 		Name       string `json:"name"`
 	}
 	if err := decode(r, &in); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	c := billing.Customer{ID: billing.NewID(), ExternalID: in.ExternalID, Email: in.Email, Name: in.Name, CreatedAt: a.clock.Now()}
 	if err := c.Validate(); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
-	if err := store.CreateCustomer(r.Context(), a.db, c); err != nil {
-		a.fail(w, r, err)
-		return
+	if err := store.CreateCustomer(ctx, tx, c); err != nil {
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusCreated, customerOut(c))
+	return http.StatusCreated, customerOut(c), nil
 }
 
 func (a *API) getCustomer(w http.ResponseWriter, r *http.Request) {
@@ -75,59 +75,51 @@ type paymentMethodJSON struct {
 // createPaymentMethod registers a token that the customer already has at the gateway. The token
 // is read from the gateway first: only an ACTIVE token with a merchant-initiated purpose and an
 // unexpired card is stored. Registering the same token again refreshes its details (200).
-func (a *API) createPaymentMethod(w http.ResponseWriter, r *http.Request) {
+func (a *API) createPaymentMethod(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
 	customerID, err := pathID(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	var in struct {
 		GatewayTokenID string `json:"gateway_token_id"`
 	}
 	if err := decode(r, &in); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	if in.GatewayTokenID == "" || len(in.GatewayTokenID) > 64 {
-		a.fail(w, r, &billing.ValidationError{Field: "gateway_token_id", Reason: "is required, at most 64 characters"})
-		return
+		return 0, nil, &billing.ValidationError{Field: "gateway_token_id", Reason: "is required, at most 64 characters"}
 	}
-	if _, err := store.GetCustomer(r.Context(), a.db, customerID); err != nil {
-		a.fail(w, r, err)
-		return
+	if _, err := store.GetCustomer(ctx, tx, customerID); err != nil {
+		return 0, nil, err
 	}
-	tok, err := a.gw.GetToken(r.Context(), in.GatewayTokenID)
+	tok, err := a.gw.GetToken(ctx, in.GatewayTokenID)
 	if gateway.IsNotFound(err) {
-		a.fail(w, r, &billing.ValidationError{Field: "gateway_token_id", Reason: "the payment gateway has no such token"})
-		return
+		return 0, nil, &billing.ValidationError{Field: "gateway_token_id", Reason: "the payment gateway has no such token"}
 	}
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	now := a.clock.Now()
 	if f := tok.Check(now, gateway.MITPurposes...); f != nil {
-		a.fail(w, r, &billing.ValidationError{Field: "gateway_token_id", Reason: f.Reason + " (" + f.Code + ")"})
-		return
+		return 0, nil, &billing.ValidationError{Field: "gateway_token_id", Reason: f.Reason + " (" + f.Code + ")"}
 	}
 	purposes := make([]string, len(tok.Purposes))
 	for i, p := range tok.Purposes {
 		purposes[i] = string(p)
 	}
-	pm, created, err := store.SavePaymentMethod(r.Context(), a.db, billing.PaymentMethod{
+	pm, created, err := store.SavePaymentMethod(ctx, tx, billing.PaymentMethod{
 		ID: billing.NewID(), CustomerID: customerID, GatewayTokenID: in.GatewayTokenID, Brand: tok.Brand, Last4: tok.Last4,
 		ExpMonth: tok.ExpiryMonth, ExpYear: tok.ExpiryYear, Purposes: purposes, CreatedAt: now,
 	})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, paymentMethodJSON{
+	return status, paymentMethodJSON{
 		ID: pm.ID, CustomerID: pm.CustomerID, GatewayTokenID: pm.GatewayTokenID, Brand: pm.Brand, Last4: pm.Last4,
 		ExpMonth: pm.ExpMonth, ExpYear: pm.ExpYear, Purposes: pm.Purposes, CreatedAt: pm.CreatedAt, UpdatedAt: pm.UpdatedAt,
-	})
+	}, nil
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -49,7 +50,7 @@ func subscriptionOut(s billing.Subscription) subscriptionJSON {
 
 // createSubscription starts a subscription now. Billing is in advance: the first period is due at
 // once, so a scheduler pass is enqueued with the subscription to charge it without waiting.
-func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
+func (a *API) createSubscription(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
 	var in struct {
 		CustomerID      string `json:"customer_id"`
 		PaymentMethodID string `json:"payment_method_id"`
@@ -59,18 +60,15 @@ func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
 		IntervalCount   *int   `json:"interval_count"`
 	}
 	if err := decode(r, &in); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	customerID, err := parseID("customer_id", in.CustomerID)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	pmID, err := parseID("payment_method_id", in.PaymentMethodID)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	now := a.clock.Now()
 	sched := billing.Schedule{Anchor: now, Interval: billing.Interval(in.Interval), Count: 1}
@@ -79,44 +77,34 @@ func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
 	}
 	price := billing.Money{Amount: in.Amount, Currency: in.Currency}
 	if err := firstError(billing.ValidatePrice(price), sched.Validate()); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
-	if _, err := store.GetCustomer(r.Context(), a.db, customerID); err != nil {
-		a.fail(w, r, asFieldError(err, "customer_id", "no such customer"))
-		return
+	if _, err := store.GetCustomer(ctx, tx, customerID); err != nil {
+		return 0, nil, asFieldError(err, "customer_id", "no such customer")
 	}
-	pm, err := store.GetPaymentMethod(r.Context(), a.db, pmID)
+	pm, err := store.GetPaymentMethod(ctx, tx, pmID)
 	if err != nil {
-		a.fail(w, r, asFieldError(err, "payment_method_id", "no such payment method"))
-		return
+		return 0, nil, asFieldError(err, "payment_method_id", "no such payment method")
 	}
 	if pm.CustomerID != customerID {
-		a.fail(w, r, &billing.ValidationError{Field: "payment_method_id", Reason: "belongs to another customer"})
-		return
+		return 0, nil, &billing.ValidationError{Field: "payment_method_id", Reason: "belongs to another customer"}
 	}
 	if !slices.ContainsFunc(gateway.PurposesFor(gateway.ChannelRecurring), func(p gateway.Purpose) bool {
 		return slices.Contains(pm.Purposes, string(p))
 	}) {
-		a.fail(w, r, &billing.ValidationError{Field: "payment_method_id", Reason: "the token has no SUBSCRIPTION or STANDING_ORDER purpose"})
-		return
+		return 0, nil, &billing.ValidationError{Field: "payment_method_id", Reason: "the token has no SUBSCRIPTION or STANDING_ORDER purpose"}
 	}
 	s := billing.Subscription{
 		ID: billing.NewID(), CustomerID: customerID, PaymentMethodID: pm.ID, Price: price, Schedule: sched,
 		Status: billing.SubscriptionActive, NextBillingAt: sched.PeriodStart(0), CreatedAt: now, UpdatedAt: now,
 	}
-	err = store.InTx(r.Context(), a.db, func(tx pgx.Tx) error {
-		if err := store.CreateSubscription(r.Context(), tx, s); err != nil {
-			return err
-		}
-		_, err := a.jobs.InsertTx(r.Context(), tx, jobs.BillDueSubscriptionsArgs{}, nil)
-		return err
-	})
-	if err != nil {
-		a.fail(w, r, err)
-		return
+	if err := store.CreateSubscription(ctx, tx, s); err != nil {
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusCreated, subscriptionOut(s))
+	if _, err := a.jobs.InsertTx(ctx, tx, jobs.BillDueSubscriptionsArgs{}, nil); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, subscriptionOut(s), nil
 }
 
 func (a *API) getSubscription(w http.ResponseWriter, r *http.Request) {
