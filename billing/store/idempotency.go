@@ -20,7 +20,8 @@ type StoredResponse struct {
 
 // LockIdempotencyKey takes a transaction-scoped advisory lock on an API key's idempotency key. It
 // does not wait: false means that another transaction holds it, i.e. a request with the same key
-// is still being executed.
+// is still being executed. The lock is named by a 64-bit hash of both keys; a collision would
+// only answer a request 409 needlessly.
 func LockIdempotencyKey(ctx context.Context, tx pgx.Tx, apiKeyID uuid.UUID, key string) (bool, error) {
 	var locked bool
 	err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended('idempotency_key:' || $1::text || ':' || $2, 0))`,
