@@ -105,6 +105,7 @@ func NewClient(deps Deps, cfg Config) (*Client, error) {
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &BillDueSubscriptionsWorker{deps: deps, batchSize: cfg.BatchSize})
+	river.AddWorker(workers, &ReapIdempotencyKeysWorker{deps: deps})
 	river.AddWorker(workers, &CollectChargeWorker{deps: deps, cfg: cfg})
 	river.AddWorker(workers, &ReconcileChargesWorker{deps: deps, cfg: cfg})
 
@@ -125,6 +126,7 @@ func NewClient(deps Deps, cfg Config) (*Client, error) {
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.ReconcileInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return ReconcileChargesArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
+			reapIdempotencyKeysHourly(),
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(deps.Pool), rc)
