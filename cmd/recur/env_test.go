@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
@@ -32,6 +33,7 @@ type testEnv struct {
 	clock *billing.ManualClock
 	sim   *egwsim.Sim
 	river *jobs.Client
+	db    *pgxpool.Pool // the service's database, for checking what it stored
 }
 
 func newTestEnv(t *testing.T) *testEnv {
@@ -63,7 +65,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	})
 	key, err := api.CreateAPIKey(ctx, pool, "test", clock)
 	require.NoError(t, err)
-	return &testEnv{t: t, url: "http://" + ln.Addr().String(), key: key, clock: clock, sim: sim, river: a.river}
+	return &testEnv{t: t, url: "http://" + ln.Addr().String(), key: key, clock: clock, sim: sim, river: a.river, db: pool}
 }
 
 // do sends a request with the API key and decodes the JSON answer into out (when not nil). It
