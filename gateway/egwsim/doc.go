@@ -1,7 +1,7 @@
 // Package egwsim simulates the EGW merchant API for development and tests: a real http.Handler
 // that speaks the same contract as the gateway (gateway/egw/testdata/egw-openapi.json), with an
-// OAuth2 token endpoint, stateful tokens and payments, one-shot faults and a ledger of what was
-// charged.
+// OAuth2 token endpoint, stateful tokens and payments, scripted and random faults, and a ledger
+// of what was charged.
 //
 // # Endpoints
 //
@@ -14,7 +14,14 @@
 //	GET   /egw/{version}/payments/{paymentId}
 //	PATCH /egw/{version}/payments/{paymentId}/capture
 //	PATCH /egw/{version}/payments/{paymentId}/cancel
-//	GET   /sim/ledger                                    the ledger as JSON, no authentication
+//	GET   /sim/ledger                                    the ledger as JSON
+//	GET   /sim/faults                                    the faults injected so far (Faults)
+//	POST  /sim/faults                                    script a fault (FailNext, FailAlways)
+//	DELETE /sim/faults                                   drop scripted faults (ClearFaults)
+//	POST  /sim/chaos                                     start random faults (SetChaos)
+//	DELETE /sim/chaos                                    stop them (StopChaos)
+//
+// The /sim/ endpoints need no authentication.
 //
 // Every /egw/ call needs a bearer token from /oauth2/token that has not expired (else 401) and an
 // X-Request-Id header holding a UUID (else 400). {version} is any value unless Options.Version
@@ -27,7 +34,7 @@
 // participant DefaultParticipantID ("recur-sim-participant"), shop DefaultShopAgreementID
 // ("recur-sim-shop"); MIT payments must name the configured participant and shop (else 403).
 // Access tokens live DefaultTokenTTL (5 minutes). With ProcessingDelay 0 a token session settles
-// at once and answers COMPLETED.
+// at once and answers COMPLETED. Options.Latency (default 0) delays every /egw/ call.
 //
 // # Payments
 //
@@ -42,7 +49,33 @@
 // channel needs (TOKEN_PURPOSE_MISMATCH: RECURRING needs SUBSCRIPTION or STANDING_ORDER, MERCHANT
 // needs UNSCHEDULED), or the token has a DeclineCode. A DeclineCode is the issuer's answer, so
 // with a ProcessingDelay the session answers SENT_FOR_PROCESSING and the payment turns FAILED
-// when the delay has passed on the simulator's clock.
+// when the delay has passed on the simulator's clock. A token's ProcessingFor replaces the
+// ProcessingDelay for its payments; Forever leaves them SENT_FOR_PROCESSING for good.
+//
+// # Faults
+//
+// A call that passes the bearer and X-Request-Id checks may be given a Fault of one of these
+// kinds: an error answer with any 4xx or 5xx status (ErrorResponse code SIMULATED_FAULT), added
+// latency, a timeout (the request is held until the client gives up), a connection reset (TCP
+// RST, no answer), and for token sessions a decline or a payment that stays SENT_FOR_PROCESSING.
+// Errors, timeouts and resets strike before the call takes effect, or with AfterEffect after it:
+// the payment is created, authorized, captured or cancelled, and the answer is lost.
+//
+// FailNext queues a fault for the next call to an operation, FailAlways gives one to every call
+// until ClearFaults, and SetChaos gives random faults at a rate, replayably from a seed, with one
+// random stream per operation. Scripted faults come first. Faults records every fault injected,
+// with the call's X-Request-Id. No fault waits with the simulator's lock held; Close ends every
+// wait at once, so that a server can shut down (http.Server.RegisterOnShutdown(sim.Close)).
+//
+// The admin endpoint takes the same as JSON: op is an Operation (the contract's operationId),
+// durations are strings ("250ms", "forever"):
+//
+//	POST /sim/faults {"op": "capturePayment", "fault": {"kind": "reset", "after_effect": true}}
+//	POST /sim/faults {"op": "initiateMitPayment", "fault": {"status": 409}, "count": 3}
+//	POST /sim/faults {"op": "getPaymentInformation", "fault": {"kind": "latency", "duration": "2s"}, "always": true}
+//	POST /sim/chaos  {"seed": 42, "rate": 0.2, "ops": ["capturePayment"], "kinds": ["error", "timeout", "reset"]}
+//
+// Invalid input is answered 400 with {"error": "..."}.
 //
 // # Seeded tokens
 //
@@ -52,6 +85,11 @@
 //	tok_sim_declined   ACTIVE, UNSCHEDULED, SUBSCRIPTION, STANDING_ORDER, MASTERCARD ...0013,
 //	                   expires 12/2099; every authorization is declined AUTHORIZATION_DECLINED
 //	tok_sim_expired    ACTIVE, all purposes, VISA ...0039, expired 01/2020
+//	tok_sim_insufficient_funds
+//	                   ACTIVE, all purposes, VISA ...0047, expires 12/2099; every
+//	                   authorization is declined INSUFFICIENT_FUNDS (a soft decline)
+//	tok_sim_processing ACTIVE, all purposes, MASTERCARD ...0054, expires 12/2099; its payments
+//	                   stay SENT_FOR_PROCESSING for good
 //
 // Sim.AddToken adds more.
 package egwsim

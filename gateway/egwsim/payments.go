@@ -17,7 +17,7 @@ import (
 type payment struct {
 	Entry
 	card     gateway.Token // the token as it was at the session
-	settleAt time.Time     // when SENT_FOR_PROCESSING ends
+	settleAt time.Time     // when SENT_FOR_PROCESSING ends; zero: never
 	decline  string        // the code it fails with then, if any
 	text     string        // and why
 }
@@ -26,7 +26,7 @@ type payment struct {
 // The caller holds s.mu.
 func (s *Sim) find(id string) *payment {
 	p := s.payments[id]
-	if p == nil || p.Status != gateway.PaymentSentForProcessing {
+	if p == nil || p.Status != gateway.PaymentSentForProcessing || p.settleAt.IsZero() {
 		return p
 	}
 	if now := s.opts.Clock.Now(); !now.Before(p.settleAt) {
@@ -39,9 +39,9 @@ func (s *Sim) find(id string) *payment {
 	return p
 }
 
-func (s *Sim) initiateMIT(_ *http.Request, body []byte) reply {
+func (s *Sim) initiateMIT(r request) reply {
 	var req egw.InitiateMitPaymentRequest
-	if err := json.Unmarshal(body, &req); err != nil {
+	if err := json.Unmarshal(r.body, &req); err != nil {
 		return fail(http.StatusBadRequest, CodeInvalidRequest, "malformed body: %v", err)
 	}
 	amount, err := req.InstructedAmount.Money()
@@ -78,9 +78,9 @@ func (s *Sim) initiateMIT(_ *http.Request, body []byte) reply {
 	return ok(s.initiateResponse(p))
 }
 
-func (s *Sim) startSession(r *http.Request, body []byte) reply {
+func (s *Sim) startSession(r request) reply {
 	var req egw.CreateTokenCheckoutSessionRequest
-	if err := json.Unmarshal(body, &req); err != nil || req.GatewayTokenID == "" {
+	if err := json.Unmarshal(r.body, &req); err != nil || req.GatewayTokenID == "" {
 		return fail(http.StatusBadRequest, CodeInvalidRequest, "gatewayTokenId is required")
 	}
 	p := s.find(r.PathValue("paymentId"))
@@ -94,13 +94,25 @@ func (s *Sim) startSession(r *http.Request, body []byte) reply {
 	if !found {
 		return fail(http.StatusNotFound, CodeNotFound, "token %s not found", req.GatewayTokenID)
 	}
+	delay, decline := s.opts.ProcessingDelay, t.DeclineCode
+	if t.ProcessingFor != 0 {
+		delay = t.ProcessingFor
+	}
+	switch r.fault.Kind {
+	case KindProcessing:
+		delay = r.fault.Duration
+	case KindDecline:
+		decline = r.fault.Code
+	}
 	now := s.opts.Clock.Now()
-	p.TokenID, p.card, p.SessionAt = t.ID, t.Token, now
-	p.Status, p.settleAt = gateway.PaymentSentForProcessing, now.Add(s.opts.ProcessingDelay)
+	p.TokenID, p.card, p.SessionAt, p.Status = t.ID, t.Token, now, gateway.PaymentSentForProcessing
+	if delay != Forever {
+		p.settleAt = now.Add(delay)
+	}
 	if code, text := refusal(t, p.Channel, now); code != "" {
 		p.settleAt, p.decline, p.text = now, code, text // refused at once, whatever the delay
-	} else if t.DeclineCode != "" {
-		p.decline, p.text = t.DeclineCode, "the issuer declined the authorization"
+	} else if decline != "" {
+		p.decline, p.text = decline, "the issuer declined the authorization"
 	}
 	s.find(p.PaymentID) // settles at once without a delay, or when the gateway refused
 	switch p.Status {
@@ -113,7 +125,7 @@ func (s *Sim) startSession(r *http.Request, body []byte) reply {
 	}
 }
 
-func (s *Sim) getPayment(r *http.Request, _ []byte) reply {
+func (s *Sim) getPayment(r request) reply {
 	p := s.find(r.PathValue("paymentId"))
 	if p == nil {
 		return fail(http.StatusNotFound, CodeNotFound, "payment %s not found", r.PathValue("paymentId"))
@@ -131,13 +143,13 @@ func (s *Sim) getPayment(r *http.Request, _ []byte) reply {
 	return ok(info)
 }
 
-func (s *Sim) capture(r *http.Request, body []byte) reply {
+func (s *Sim) capture(r request) reply {
 	p := s.find(r.PathValue("paymentId"))
 	if p == nil {
 		return fail(http.StatusNotFound, CodeNotFound, "payment %s not found", r.PathValue("paymentId"))
 	}
 	var req egw.CapturePaymentRequest
-	if err := json.Unmarshal(body, &req); err != nil {
+	if err := json.Unmarshal(r.body, &req); err != nil {
 		return fail(http.StatusBadRequest, CodeInvalidRequest, "malformed body: %v", err)
 	}
 	amount, err := req.InstructedAmount.Money()
@@ -155,13 +167,13 @@ func (s *Sim) capture(r *http.Request, body []byte) reply {
 	return ok(egw.PaymentStatusResponse{PaymentID: p.PaymentID, PaymentStatus: p.Status})
 }
 
-func (s *Sim) cancel(r *http.Request, body []byte) reply {
+func (s *Sim) cancel(r request) reply {
 	p := s.find(r.PathValue("paymentId"))
 	if p == nil {
 		return fail(http.StatusNotFound, CodeNotFound, "payment %s not found", r.PathValue("paymentId"))
 	}
 	var req egw.CancelPaymentRequest
-	if err := json.Unmarshal(body, &req); err != nil ||
+	if err := json.Unmarshal(r.body, &req); err != nil ||
 		(req.Reason != "" && !slices.Contains([]string{"SUSPECTED_FRAUD", "ABANDONED", "CUSTOMER_CANCELLED"}, req.Reason)) {
 		return fail(http.StatusBadRequest, CodeInvalidRequest, "malformed body or unknown reason")
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -37,21 +38,8 @@ const (
 	OpCancel             Operation = "cancelPayment"
 )
 
-// Fault makes one call to an operation fail.
-type Fault struct {
-	// Status is the HTTP status answered, e.g. 503, 500 or 429.
-	Status int
-	// AfterEffect carries the call out before answering Status: the answer is lost, so the
-	// caller cannot tell whether the call took effect.
-	AfterEffect bool
-}
-
-// FailNext makes the next call to op fail with f. Faults for one operation queue up.
-func (s *Sim) FailNext(op Operation, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults[op] = append(s.faults[op], f)
-}
+// operations are all the simulated operations.
+var operations = []Operation{OpGetToken, OpDeactivateToken, OpInitiateMitPayment, OpCreateTokenSession, OpGetPayment, OpCapture, OpCancel}
 
 // reply is an operation's answer: a status and a JSON body.
 type reply struct {
@@ -67,57 +55,112 @@ func fail(status int, code, format string, args ...any) reply {
 	}}}
 }
 
-// operation handles one call, with the simulator's lock held, given the request and its body.
-type operation func(r *http.Request, body []byte) reply
+// request is one admitted call to an operation.
+type request struct {
+	*http.Request
+	body  []byte
+	fault Fault // the call's fault with its defaults, or the zero Fault
+}
 
-// route serves op at pattern behind the checks that every EGW endpoint makes.
+// operation carries out one call, with the simulator's lock held.
+type operation func(r request) reply
+
+// route serves op at pattern behind the checks that every EGW endpoint makes, with op's faults.
+//
+// A call is read, delayed by Options.Latency, checked and given its fault under the lock, delayed
+// by a latency fault, carried out under the lock unless its fault strikes before, and answered
+// unless its fault strikes after. Nothing waits with the lock held.
 func (s *Sim) route(mux *http.ServeMux, op Operation, pattern string, h operation) {
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		rep := fail(http.StatusBadRequest, CodeInvalidRequest, "unreadable body: %v", err)
-		if err == nil {
-			rep = s.serve(op, r, body, h)
+		if err != nil {
+			s.answer(w, r, op, fail(http.StatusBadRequest, CodeInvalidRequest, "unreadable body: %v", err))
+			return
 		}
-		s.log.DebugContext(r.Context(), "egwsim answered", slog.String("op", string(op)),
-			slog.String("path", r.URL.Path), slog.String("request_id", r.Header.Get("X-Request-Id")),
-			slog.Int("status", rep.status))
-		if rep.status == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		s.wait(r, s.opts.Latency)
+		f, refused := s.admit(op, r)
+		if refused != nil {
+			s.answer(w, r, op, *refused)
+			return
 		}
-		writeJSON(w, rep.status, rep.body)
+		if f.Kind == KindLatency {
+			s.wait(r, f.Duration)
+		}
+		if f.strikes() && !f.AfterEffect {
+			s.strike(w, r, op, f)
+			return
+		}
+		s.mu.Lock()
+		rep := h(request{Request: r, body: body, fault: f})
+		s.mu.Unlock()
+		if f.strikes() && f.AfterEffect {
+			s.strike(w, r, op, f)
+			return
+		}
+		s.answer(w, r, op, rep)
 	})
 }
 
-func (s *Sim) serve(op Operation, r *http.Request, body []byte, h operation) reply {
+// admit makes the checks of every EGW call and, when they pass, picks the call's fault. It returns
+// the answer to a call that fails a check.
+func (s *Sim) admit(op Operation, r *http.Request) (Fault, *reply) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.authorized(r) {
-		return fail(http.StatusUnauthorized, CodeUnauthorized, "missing, unknown or expired bearer token")
+	var refused reply
+	switch v, id := r.PathValue("version"), r.Header.Get("X-Request-Id"); {
+	case !s.authorized(r):
+		refused = fail(http.StatusUnauthorized, CodeUnauthorized, "missing, unknown or expired bearer token")
+	case s.opts.Version != "" && v != s.opts.Version:
+		refused = fail(http.StatusNotFound, CodeNotFound, "API version %q is not served", v)
+	case uuid.Validate(id) != nil || len(id) != 36:
+		refused = fail(http.StatusBadRequest, CodeInvalidRequest, "X-Request-Id %q is not a UUID", id)
+	default:
+		return s.pickFault(op, r), nil
 	}
-	if v := r.PathValue("version"); s.opts.Version != "" && v != s.opts.Version {
-		return fail(http.StatusNotFound, CodeNotFound, "API version %q is not served", v)
-	}
-	if id := r.Header.Get("X-Request-Id"); uuid.Validate(id) != nil || len(id) != 36 {
-		return fail(http.StatusBadRequest, CodeInvalidRequest, "X-Request-Id %q is not a UUID", id)
-	}
-	f, faulty := s.popFault(op)
-	if faulty && !f.AfterEffect {
-		return fail(f.Status, CodeSimulatedFault, "simulated fault before %s", op)
-	}
-	rep := h(r, body)
-	if faulty {
-		return fail(f.Status, CodeSimulatedFault, "simulated fault after %s", op)
-	}
-	return rep
+	return Fault{}, &refused
 }
 
-func (s *Sim) popFault(op Operation) (Fault, bool) {
-	q := s.faults[op]
-	if len(q) == 0 {
-		return Fault{}, false
+// strike makes a call fail as f says: an error answer, a request held until the client gives up,
+// or a connection reset.
+func (s *Sim) strike(w http.ResponseWriter, r *http.Request, op Operation, f Fault) {
+	when := "before"
+	if f.AfterEffect {
+		when = "after"
 	}
-	s.faults[op] = q[1:]
-	return q[0], true
+	switch f.Kind {
+	case KindError:
+		s.answer(w, r, op, fail(f.Status, CodeSimulatedFault, "simulated fault %s %s", when, op))
+	case KindTimeout:
+		s.wait(r, f.Duration)
+		// Only a client that waited longer than the hold, or a simulator being closed, reads this.
+		s.answer(w, r, op, fail(http.StatusGatewayTimeout, CodeSimulatedFault, "simulated timeout %s %s", when, op))
+	case KindReset:
+		s.log.DebugContext(r.Context(), "egwsim reset the connection", slog.String("op", string(op)),
+			slog.String("path", r.URL.Path), slog.String("request_id", r.Header.Get("X-Request-Id")))
+		reset(w)
+	}
+}
+
+// reset closes the call's connection without an answer: over TCP with an RST (SO_LINGER 0).
+func reset(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler) // not hijackable (HTTP/2): net/http resets the stream
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+func (s *Sim) answer(w http.ResponseWriter, r *http.Request, op Operation, rep reply) {
+	s.log.DebugContext(r.Context(), "egwsim answered", slog.String("op", string(op)),
+		slog.String("path", r.URL.Path), slog.String("request_id", r.Header.Get("X-Request-Id")),
+		slog.Int("status", rep.status))
+	if rep.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
+	writeJSON(w, rep.status, rep.body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

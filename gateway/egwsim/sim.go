@@ -27,6 +27,10 @@ const (
 	TokenSuspended = "tok_sim_suspended"
 	TokenDeclined  = "tok_sim_declined"
 	TokenExpired   = "tok_sim_expired"
+	// TokenInsufficientFunds is declined INSUFFICIENT_FUNDS: a soft decline, worth retrying.
+	TokenInsufficientFunds = "tok_sim_insufficient_funds"
+	// TokenProcessing leaves its payments SENT_FOR_PROCESSING for good.
+	TokenProcessing = "tok_sim_processing"
 )
 
 // Options configure a Sim; the zero value is usable.
@@ -46,6 +50,9 @@ type Options struct {
 	// ProcessingDelay is how long a payment stays SENT_FOR_PROCESSING after its token session
 	// before it turns AUTHORIZED or FAILED. 0 settles at once and the session answers COMPLETED.
 	ProcessingDelay time.Duration
+	// Latency delays every EGW call (the /egw/ endpoints, not the token endpoint or /sim/) by
+	// this much real time before it is checked and carried out, as a distant gateway would.
+	Latency time.Duration
 }
 
 // Token is a stored token at the simulated gateway.
@@ -54,6 +61,9 @@ type Token struct {
 	// DeclineCode, when set, declines every authorization with the token with this code
 	// (e.g. egw.CodeInsufficientFunds).
 	DeclineCode string
+	// ProcessingFor, when not 0, replaces Options.ProcessingDelay for the payments of token
+	// sessions with this token; Forever leaves them SENT_FOR_PROCESSING for good.
+	ProcessingFor time.Duration
 }
 
 // Sim is the simulated gateway. It is safe for concurrent use.
@@ -65,8 +75,14 @@ type Sim struct {
 	bearers  map[string]time.Time // access token -> expiry
 	tokens   map[string]Token
 	payments map[string]*payment
-	order    []string // payment ids, oldest first
-	faults   map[Operation][]Fault
+	order    []string              // payment ids, oldest first
+	next     map[Operation][]Fault // FailNext, with defaults
+	always   map[Operation]Fault   // FailAlways, with defaults
+	chaos    *chaos                // nil: none
+	injected []Injection
+
+	closed    chan struct{} // closed by Close: waits end
+	closeOnce sync.Once
 }
 
 // New returns a simulator with the seeded tokens.
@@ -98,7 +114,9 @@ func New(opts Options, logger *slog.Logger) *Sim {
 		bearers:  map[string]time.Time{},
 		tokens:   map[string]Token{},
 		payments: map[string]*payment{},
-		faults:   map[Operation][]Fault{},
+		next:     map[Operation][]Fault{},
+		always:   map[Operation]Fault{},
+		closed:   make(chan struct{}),
 	}
 	for _, t := range seededTokens() {
 		s.AddToken(t)
@@ -117,6 +135,8 @@ func seededTokens() []Token {
 		{Token: card(TokenSuspended, gateway.TokenSuspended, all, "VISA", "0021", 12, 2099)},
 		{Token: card(TokenDeclined, gateway.TokenActive, all[1:], "MASTERCARD", "0013", 12, 2099), DeclineCode: egw.CodeAuthorizationDeclined},
 		{Token: card(TokenExpired, gateway.TokenActive, all, "VISA", "0039", 1, 2020)},
+		{Token: card(TokenInsufficientFunds, gateway.TokenActive, all, "VISA", "0047", 12, 2099), DeclineCode: egw.CodeInsufficientFunds},
+		{Token: card(TokenProcessing, gateway.TokenActive, all, "MASTERCARD", "0054", 12, 2099), ProcessingFor: Forever},
 	}
 }
 
@@ -133,6 +153,11 @@ func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /oauth2/token", s.issueToken)
 	mux.HandleFunc("GET /sim/ledger", s.serveLedger)
+	mux.HandleFunc("GET /sim/faults", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.Faults()) })
+	mux.HandleFunc("POST /sim/faults", s.addFault)
+	mux.HandleFunc("DELETE /sim/faults", noContent(s.ClearFaults))
+	mux.HandleFunc("POST /sim/chaos", s.setChaos)
+	mux.HandleFunc("DELETE /sim/chaos", noContent(s.StopChaos))
 	s.route(mux, OpGetToken, "GET /egw/{version}/tokens/{tokenId}", s.getToken)
 	s.route(mux, OpDeactivateToken, "DELETE /egw/{version}/tokens/{tokenId}", s.deactivateToken)
 	s.route(mux, OpInitiateMitPayment, "POST /egw/{version}/payments/mit", s.initiateMIT)

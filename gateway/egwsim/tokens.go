@@ -10,7 +10,7 @@ import (
 	"github.com/recur-billing/recur/gateway/egw"
 )
 
-func (s *Sim) getToken(r *http.Request, _ []byte) reply {
+func (s *Sim) getToken(r request) reply {
 	t, found := s.tokens[r.PathValue("tokenId")]
 	if !found {
 		return fail(http.StatusNotFound, CodeNotFound, "token %s not found", r.PathValue("tokenId"))
@@ -25,7 +25,7 @@ func (s *Sim) getToken(r *http.Request, _ []byte) reply {
 	})
 }
 
-func (s *Sim) deactivateToken(r *http.Request, _ []byte) reply {
+func (s *Sim) deactivateToken(r request) reply {
 	t, found := s.tokens[r.PathValue("tokenId")]
 	if !found {
 		return fail(http.StatusNotFound, CodeNotFound, "token %s not found", r.PathValue("tokenId"))
