@@ -97,11 +97,11 @@ type Attempt struct {
 	// CreateRequestID is the request id of the payment creation, once it has been sent: a retry
 	// of a creation whose answer was lost sends the same request again.
 	CreateRequestID *uuid.UUID
-	Status           AttemptStatus
-	Failure          *Failure
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	Steps            []Step
+	Status          AttemptStatus
+	Failure         *Failure
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	Steps           []Step
 }
 
 // Step is one gateway call of an attempt. It is recorded before the call is made.

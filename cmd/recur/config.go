@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/recur-billing/recur/billing"
 	"github.com/recur-billing/recur/gateway/egw"
 	"github.com/recur-billing/recur/jobs"
 )
@@ -22,6 +23,8 @@ type config struct {
 	Mode        mode
 	LogLevel    slog.Level
 	LogFormat   string
+	// Clock is the system clock, moved by RECUR_TEST_CLOCK_OFFSET in tests.
+	Clock billing.Clock
 	// EGW is nil when RECUR_EGW_BASE_URL is not set: `recur dev` then runs its own simulator.
 	EGW  *egw.Config
 	Jobs jobs.Config
@@ -44,6 +47,7 @@ var envVars = []struct{ name, def, doc string }{
 	{"RECUR_REVIEW_AFTER", "24h", "How long a charge's outcome may stay unknown at the gateway before it goes to needs_review."},
 	{"RECUR_JOB_TIMEOUT", "5m", "Longest run of one job."},
 	{"RECUR_RESCUE_AFTER", "65m", "When a job still running is taken back from its process (which died); more than RECUR_JOB_TIMEOUT."},
+	{"RECUR_TEST_CLOCK_OFFSET", "0s", "Tests only: run at the wall-clock time plus this offset (a simulated future billing period)."},
 	{"RECUR_TEST_CRASH_AT", "", "Tests only: kill the process with SIGKILL at a fault point such as before:capture or after:start_session."},
 	{"RECUR_EGW_BASE_URL", "", "EGW API root, e.g. https://sandbox-api.ecomm.api.tietoevry.com. Unset: recur dev runs the built-in simulator."},
 	{"RECUR_EGW_TOKEN_URL", "", "EGW OAuth2 token endpoint (client credentials)."},
@@ -100,6 +104,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 			RescueStuckAfter:  duration("RECUR_RESCUE_AFTER"),
 			FaultPoint:        crashAt(get("RECUR_TEST_CRASH_AT")),
 		},
+	}
+	c.Clock = billing.SystemClock{}
+	if offset, err := time.ParseDuration(get("RECUR_TEST_CLOCK_OFFSET")); err != nil {
+		errs = append(errs, fmt.Errorf("RECUR_TEST_CLOCK_OFFSET=%q: want a duration such as 720h", get("RECUR_TEST_CLOCK_OFFSET")))
+	} else if offset != 0 {
+		c.Clock = billing.OffsetClock{Offset: offset}
 	}
 	if c.Jobs.RescueStuckAfter <= c.Jobs.JobTimeout {
 		errs = append(errs, fmt.Errorf("RECUR_RESCUE_AFTER=%s: want more than RECUR_JOB_TIMEOUT=%s", c.Jobs.RescueStuckAfter, c.Jobs.JobTimeout))

@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/recur-billing/recur/billing"
 	"github.com/recur-billing/recur/billing/store"
 	"github.com/recur-billing/recur/gateway/egw"
 	"github.com/recur-billing/recur/migrations"
@@ -42,7 +41,7 @@ func serveCmd(ctx context.Context, cfg config, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	a, err := newApp(pool, gw, billing.SystemClock{}, log, cfg.Jobs, mode(*m))
+	a, err := newApp(pool, gw, cfg.Clock, log, cfg.Jobs, mode(*m))
 	if err != nil {
 		return err
 	}
