@@ -147,6 +147,7 @@ func TestContractDeclines(t *testing.T) {
 		code    string
 	}{
 		{"issuer declines", egwsim.TokenDeclined, gateway.ChannelRecurring, egw.CodeAuthorizationDeclined},
+		{"insufficient funds", egwsim.TokenInsufficientFunds, gateway.ChannelMerchant, egw.CodeInsufficientFunds},
 		{"suspended token", egwsim.TokenSuspended, gateway.ChannelRecurring, egw.CodeTokenSuspended},
 		{"expired card", egwsim.TokenExpired, gateway.ChannelMerchant, egw.CodeCardExpired},
 		{"no UNSCHEDULED purpose", "tok_subscription_only", gateway.ChannelMerchant, egw.CodeTokenPurposeMismatch},

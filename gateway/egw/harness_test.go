@@ -140,6 +140,7 @@ type harness struct {
 	sim    *egwsim.Sim
 	srv    *httptest.Server
 	clock  *billing.ManualClock
+	cfg    egw.Config // the client's
 	client *egw.Client
 	wire   *validating
 }
@@ -157,7 +158,7 @@ func newHarness(t *testing.T, opts egwsim.Options, edit ...func(*egw.Config)) *h
 	h.srv = httptest.NewServer(h.sim.Handler())
 	t.Cleanup(h.srv.Close)
 	h.wire = &validating{t: t, next: h.srv.Client().Transport}
-	cfg := egw.Config{
+	h.cfg = egw.Config{
 		BaseURL:         h.srv.URL,
 		TokenURL:        h.srv.URL + "/oauth2/token",
 		ClientID:        egwsim.DefaultClientID,
@@ -168,10 +169,10 @@ func newHarness(t *testing.T, opts egwsim.Options, edit ...func(*egw.Config)) *h
 		Transport:       h.wire,
 	}
 	for _, e := range edit {
-		e(&cfg)
+		e(&h.cfg)
 	}
 	var err error
-	h.client, err = egw.New(cfg, nil)
+	h.client, err = egw.New(h.cfg, nil)
 	require.NoError(t, err)
 	return h
 }
