@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"time"
@@ -18,14 +19,28 @@ func egwsimCmd(ctx context.Context, cfg config, args []string, stdout io.Writer)
 	fs := flag.NewFlagSet("egwsim", flag.ContinueOnError)
 	addr := fs.String("addr", "localhost:8090", "address to listen on")
 	delay := fs.Duration("processing-delay", 0, "how long payments stay SENT_FOR_PROCESSING")
+	latency := fs.Duration("latency", 0, "delay added to every EGW call")
+	var chaos egwsim.Chaos
+	fs.Float64Var(&chaos.Rate, "chaos-rate", 0, "probability from 0 to 1 that an EGW call gets a random fault (error, timeout or reset, before or after its effect)")
+	fs.Int64Var(&chaos.Seed, "chaos-seed", 0, "seed of the random faults, to replay them (default: a random seed, printed)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	sim := egwsim.New(egwsim.Options{ProcessingDelay: *delay, Latency: *latency}, cfg.logger())
+	var chaosNote string
+	if chaos.Rate != 0 {
+		if chaos.Seed == 0 {
+			chaos.Seed = rand.Int64()
+		}
+		if err := sim.SetChaos(chaos); err != nil {
+			return err
+		}
+		chaosNote = fmt.Sprintf("# random faults: --chaos-rate %v --chaos-seed %d\n", chaos.Rate, chaos.Seed)
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
-	sim := egwsim.New(egwsim.Options{ProcessingDelay: *delay}, cfg.logger())
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, `export RECUR_EGW_BASE_URL=%s
 export RECUR_EGW_TOKEN_URL=%s/oauth2/token
@@ -33,10 +48,11 @@ export RECUR_EGW_CLIENT_ID=%s
 export RECUR_EGW_CLIENT_SECRET=%s
 export RECUR_EGW_PARTICIPANT_ID=%s
 export RECUR_EGW_SHOP_AGREEMENT_ID=%s
-# ledger: %s/sim/ledger
-`, url, url, egwsim.DefaultClientID, egwsim.DefaultClientSecret, egwsim.DefaultParticipantID,
-		egwsim.DefaultShopAgreementID, url)
+# ledger: %s/sim/ledger, injected faults: %s/sim/faults
+%s`, url, url, egwsim.DefaultClientID, egwsim.DefaultClientSecret, egwsim.DefaultParticipantID,
+		egwsim.DefaultShopAgreementID, url, url, chaosNote)
 	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(sim.Close) // release the requests that faults hold
 	go func() {
 		<-ctx.Done()
 		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
