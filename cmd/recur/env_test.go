@@ -49,10 +49,12 @@ func newTestEnv(t *testing.T) *testEnv {
 	t.Cleanup(simSrv.Close)
 	gw, err := egw.New(egw.Config{BaseURL: simSrv.URL, TokenURL: simSrv.URL + "/oauth2/token",
 		ClientID: egwsim.DefaultClientID, ClientSecret: egwsim.DefaultClientSecret,
-		ParticipantID: egwsim.DefaultParticipantID, ShopAgreementID: egwsim.DefaultShopAgreementID}, log)
+		ParticipantID: egwsim.DefaultParticipantID, ShopAgreementID: egwsim.DefaultShopAgreementID,
+		Timeout: time.Second}, log)
 	require.NoError(t, err)
 
-	a, err := newApp(pool, gw, clock, log, jobs.Config{BillingInterval: 200 * time.Millisecond, PollInterval: 100 * time.Millisecond}, modeAll)
+	a, err := newApp(pool, gw, clock, log, jobs.Config{BillingInterval: 200 * time.Millisecond, PollInterval: 100 * time.Millisecond,
+		ReconcileInterval: 200 * time.Millisecond, Lease: 3 * time.Second}, modeAll)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -140,8 +142,8 @@ type chargeOut struct {
 	} `json:"attempts"`
 }
 
-// settledCharges waits until the subscription has n charges, none of them still pending or
-// processing, and returns them, newest period first.
+// settledCharges waits until the subscription has n charges, all of them finished (see
+// billing.ChargeStatus.Terminal), and returns them, newest period first.
 func (e *testEnv) settledCharges(subID string, n int) []chargeOut {
 	e.t.Helper()
 	var page struct {
@@ -154,7 +156,7 @@ func (e *testEnv) settledCharges(subID string, n int) []chargeOut {
 			return false
 		}
 		for _, c := range page.Data {
-			if c.Status == "pending" || c.Status == "processing" {
+			if !billing.ChargeStatus(c.Status).Terminal() {
 				return false
 			}
 		}
