@@ -165,6 +165,34 @@ func TestIdempotencyKeyIsNotStoredFor503(t *testing.T) {
 	requireReplay(t, retry, e.postKeyed(e.key, path, body, "register-token"))
 }
 
+// TestConcurrentDuplicateIs409 holds a payment-method registration at the gateway (a latency
+// fault that lasts until the simulator lets go) while duplicates come: they are answered 409 at
+// once, whatever their body. Once the first has finished, its answer is replayed.
+func TestConcurrentDuplicateIs409(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	var cus idJSON
+	e.post("/v1/customers", map[string]any{"external_id": "acct_1", "email": "ada@example.com", "name": "Ada"}, 201, &cus)
+	path, body := "/v1/customers/"+cus.ID+"/payment_methods", `{"gateway_token_id":"`+egwsim.TokenActive+`"}`
+
+	e.sim.FailNext(egwsim.OpGetToken, egwsim.Fault{Kind: egwsim.KindLatency, Duration: egwsim.Forever})
+	first := make(chan keyedAnswer)
+	go func() { first <- e.postKeyed(e.key, path, body, "register-token") }()
+	require.Eventually(t, func() bool { return len(e.sim.Faults()) == 1 }, 10*time.Second, 5*time.Millisecond,
+		"the first request reaches the gateway")
+	for _, b := range []string{body, `{"gateway_token_id":"` + egwsim.TokenDeclined + `"}`} {
+		dup := e.postKeyed(e.key, path, b, "register-token")
+		require.Equal(t, http.StatusConflict, dup.status, dup.body)
+		require.Contains(t, dup.problem(t).Detail, "still being executed")
+	}
+	e.sim.Close() // ends the latency
+
+	got := <-first
+	require.Equal(t, http.StatusCreated, got.status, got.body)
+	requireReplay(t, got, e.postKeyed(e.key, path, body, "register-token"))
+	require.Equal(t, 1, e.count("payment_methods"))
+}
+
 func TestIdempotencyKeysArePerAPIKey(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
