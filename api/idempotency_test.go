@@ -82,45 +82,6 @@ func createCustomer(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, 
 	return http.StatusCreated, map[string]string{"id": c.ID.String()}, nil
 }
 
-// TestConcurrentDuplicateIs409 holds a first request inside its handler, its customer written
-// but not committed, while duplicates come: they are answered 409 at once, whatever their body.
-// Once the first has finished, its answer is replayed.
-func TestConcurrentDuplicateIs409(t *testing.T) {
-	t.Parallel()
-	entered, release := make(chan struct{}), make(chan struct{})
-	w := newWrapped(t, func(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
-		status, body, err := createCustomer(ctx, tx, r)
-		close(entered) // a second run would panic here
-		<-release
-		return status, body, err
-	})
-	type answer struct {
-		status int
-		body   string
-	}
-	first := make(chan answer)
-	go func() {
-		status, _, body := w.post("k", "acct_1")
-		first <- answer{status, body}
-	}()
-	<-entered
-	for _, body := range []string{"acct_1", "acct_2"} {
-		status, replayed, problem := w.post("k", body)
-		require.Equal(t, http.StatusConflict, status, problem)
-		require.False(t, replayed)
-		require.Contains(t, problem, "still being executed")
-	}
-	close(release)
-	got := <-first
-	require.Equal(t, http.StatusCreated, got.status, got.body)
-
-	status, replayed, body := w.post("k", "acct_1")
-	require.Equal(t, http.StatusCreated, status)
-	require.True(t, replayed)
-	require.Equal(t, got.body, body)
-	require.Equal(t, 1, w.count("customers"))
-}
-
 // TestFailedHandlerLeavesNoEffect: the writes of a handler that fails are rolled back. A 4xx
 // answer is stored and replayed; a 5xx one is not, so that the retry runs again.
 func TestFailedHandlerLeavesNoEffect(t *testing.T) {
