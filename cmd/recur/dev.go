@@ -41,14 +41,13 @@ func devCmd(ctx context.Context, cfg config, args []string, getenv func(string) 
 
 	egwCfg := cfg.EGW
 	if egwCfg == nil {
-		simURL, stopSim, err := startSimulator(log)
+		simURL, stopSim, err := serveSimulator(egwsim.New(egwsim.Options{}, log))
 		if err != nil {
 			return err
 		}
 		defer stopSim()
-		egwCfg = &egw.Config{BaseURL: simURL, TokenURL: simURL + "/oauth2/token",
-			ClientID: egwsim.DefaultClientID, ClientSecret: egwsim.DefaultClientSecret,
-			ParticipantID: egwsim.DefaultParticipantID, ShopAgreementID: egwsim.DefaultShopAgreementID}
+		sc := simulatorConfig(simURL)
+		egwCfg = &sc
 		log.Info("EGW simulator started", slog.String("url", simURL), slog.String("ledger", simURL+"/sim/ledger"))
 	}
 	gw, err := egw.New(*egwCfg, log)
@@ -71,15 +70,22 @@ func devCmd(ctx context.Context, cfg config, args []string, getenv func(string) 
 	return a.serve(ctx, ln)
 }
 
-// startSimulator serves the EGW simulator on a free loopback port.
-func startSimulator(log *slog.Logger) (url string, stop func(), err error) {
+// serveSimulator serves sim on a free loopback port.
+func serveSimulator(sim *egwsim.Sim) (url string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: egwsim.New(egwsim.Options{}, log).Handler()}
+	srv := &http.Server{Handler: sim.Handler()}
 	go srv.Serve(ln) //nolint:errcheck // ends with Close
 	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// simulatorConfig is the EGW client's configuration for a simulator with default options at url.
+func simulatorConfig(url string) egw.Config {
+	return egw.Config{BaseURL: url, TokenURL: url + "/oauth2/token",
+		ClientID: egwsim.DefaultClientID, ClientSecret: egwsim.DefaultClientSecret,
+		ParticipantID: egwsim.DefaultParticipantID, ShopAgreementID: egwsim.DefaultShopAgreementID}
 }
 
 // walkthrough is a curl session against the API at addr, from a customer to a succeeded charge.

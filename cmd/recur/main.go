@@ -21,6 +21,7 @@ Commands:
   apikey create [--name] [--role admin|write|finance]
                          create an API key (a write key by default) and print it alone on stdout
   egwsim                 run the EGW simulator on its own
+  bench [--n 100000]     measure the billing pipeline on this machine (see the README)
   db exec -- CMD ARGS    run CMD with DATABASE_URL set to a local database (used by scripts/test)
   help                   show this text and the environment variables
 
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return apikeyCmd(ctx, cfg, args, stdout)
 	case "egwsim":
 		return egwsimCmd(ctx, cfg, args, stdout)
+	case "bench":
+		return benchCmd(ctx, cfg, args, getenv, stdout)
 	case "db":
 		return dbCmd(ctx, cfg, args, getenv)
 	}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -114,16 +113,11 @@ func ensureTemplate(t testing.TB, admin *pgx.Conn) string {
 
 // databaseURL returns DATABASE_URL pointed at another database.
 func databaseURL(t testing.TB, name string) string {
-	base := os.Getenv("DATABASE_URL")
-	if !strings.HasPrefix(base, "postgres://") && !strings.HasPrefix(base, "postgresql://") {
-		return base + " dbname=" + name // keyword/value form: the last dbname wins
-	}
-	u, err := url.Parse(base)
+	u, err := store.DatabaseURL(os.Getenv("DATABASE_URL"), name)
 	if err != nil {
-		t.Fatal("storetest: DATABASE_URL is not a valid URL")
+		t.Fatalf("storetest: DATABASE_URL: %v", err)
 	}
-	u.Path = "/" + name
-	return u.String()
+	return u
 }
 
 // migrationsHash names the migration set, so that a changed migration gets a new template.
