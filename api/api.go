@@ -63,6 +63,7 @@ func New(d Deps) http.Handler {
 		read.Get("/billing_runs", a.listBillingRuns)
 		read.Get("/billing_runs/{id}", a.getBillingRun)
 		read.Get("/billing_runs/{id}/charges", a.listBillingRunCharges)
+		read.Route("/reports", a.reportRoutes)
 	})
 	return r
 }
