@@ -61,6 +61,13 @@ type CollectChargeWorker struct {
 	cfg  Config
 }
 
+// NextRetry retries a run that failed on an error that left the gateway untouched (a 503, a
+// refused connection) soon, doubling from a second up to ten minutes: River's default backoff,
+// meant for bugs, waits hours by the fifth try.
+func (w *CollectChargeWorker) NextRetry(job *river.Job[CollectChargeArgs]) time.Time {
+	return time.Now().Add(min(time.Second<<min(job.Attempt-1, 20), 10*time.Minute))
+}
+
 // Work collects one charge.
 func (w *CollectChargeWorker) Work(ctx context.Context, job *river.Job[CollectChargeArgs]) error {
 	run := uuid.New()

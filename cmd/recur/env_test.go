@@ -36,7 +36,10 @@ type testEnv struct {
 	db    *pgxpool.Pool // the service's database, for checking what it stored
 }
 
-func newTestEnv(t *testing.T) *testEnv {
+func newTestEnv(t *testing.T) *testEnv { return newTestEnvWith(t, egwsim.Options{}) }
+
+// newTestEnvWith is newTestEnv with a simulator made with simOpts (its clock is the env's).
+func newTestEnvWith(t *testing.T, simOpts egwsim.Options) *testEnv {
 	t.Helper()
 	pool := storetest.NewDB(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -44,7 +47,8 @@ func newTestEnv(t *testing.T) *testEnv {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	clock := billing.NewManualClock(time.Date(2026, time.January, 31, 9, 0, 0, 0, time.UTC))
-	sim := egwsim.New(egwsim.Options{Clock: clock}, log)
+	simOpts.Clock = clock
+	sim := egwsim.New(simOpts, log)
 	simSrv := httptest.NewServer(sim.Handler())
 	t.Cleanup(simSrv.Close)
 	gw, err := egw.New(egw.Config{BaseURL: simSrv.URL, TokenURL: simSrv.URL + "/oauth2/token",

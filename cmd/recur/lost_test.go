@@ -27,26 +27,30 @@ func chargePayments(sim *egwsim.Sim, chargeID string) []egwsim.Entry {
 
 // TestLostAnswers loses the gateway's answer to each call that changes a payment, after the call
 // took effect: the charge reconciles from the gateway's state and is captured exactly once, and
-// no payment is created for a lost session or capture.
+// no payment is created for a lost session or capture. A lost creation is sent again with its
+// request id: a gateway that replays request ids answers with the first payment; one that does
+// not makes a second, and the first stays INITIALIZED, never authorized.
 func TestLostAnswers(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		name  string
-		op    egwsim.Operation
-		fault egwsim.Fault
+		name   string
+		op     egwsim.Operation
+		fault  egwsim.Fault
+		replay bool // the simulator replays request ids
 	}{
-		{"create reset", egwsim.OpInitiateMitPayment, egwsim.Fault{Kind: egwsim.KindReset, AfterEffect: true}},
-		{"create timeout", egwsim.OpInitiateMitPayment, egwsim.Fault{Kind: egwsim.KindTimeout, AfterEffect: true}},
-		{"session reset", egwsim.OpCreateTokenSession, egwsim.Fault{Kind: egwsim.KindReset, AfterEffect: true}},
-		{"session 500", egwsim.OpCreateTokenSession, egwsim.Fault{Status: 500, AfterEffect: true}},
-		{"capture reset", egwsim.OpCapture, egwsim.Fault{Kind: egwsim.KindReset, AfterEffect: true}},
-		{"capture timeout", egwsim.OpCapture, egwsim.Fault{Kind: egwsim.KindTimeout, AfterEffect: true}},
-		{"capture 409", egwsim.OpCapture, egwsim.Fault{Status: 409, AfterEffect: true}},
+		{"create reset", egwsim.OpInitiateMitPayment, egwsim.Fault{Kind: egwsim.KindReset, AfterEffect: true}, true},
+		{"create timeout", egwsim.OpInitiateMitPayment, egwsim.Fault{Kind: egwsim.KindTimeout, AfterEffect: true}, true},
+		{"create reset, no replay", egwsim.OpInitiateMitPayment, egwsim.Fault{Kind: egwsim.KindReset, AfterEffect: true}, false},
+		{"session reset", egwsim.OpCreateTokenSession, egwsim.Fault{Kind: egwsim.KindReset, AfterEffect: true}, false},
+		{"session 500", egwsim.OpCreateTokenSession, egwsim.Fault{Status: 500, AfterEffect: true}, false},
+		{"capture reset", egwsim.OpCapture, egwsim.Fault{Kind: egwsim.KindReset, AfterEffect: true}, false},
+		{"capture timeout", egwsim.OpCapture, egwsim.Fault{Kind: egwsim.KindTimeout, AfterEffect: true}, false},
+		{"capture 409", egwsim.OpCapture, egwsim.Fault{Status: 409, AfterEffect: true}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			e := newTestEnv(t)
+			e := newTestEnvWith(t, egwsim.Options{ReplayRequestIDs: c.replay})
 			e.sim.FailNext(c.op, c.fault)
 			charge := e.settledCharges(e.subscribe(egwsim.TokenActive), 1)[0]
 			require.Equal(t, "succeeded", charge.Status)
@@ -62,8 +66,10 @@ func TestLostAnswers(t *testing.T) {
 
 			payments := chargePayments(e.sim, charge.ID)
 			requireCapturedOnce(t, payments, billing.Money{Amount: 1250, Currency: "EUR"})
-			if c.op != egwsim.OpInitiateMitPayment {
-				require.Len(t, payments, 1, "no new payment for a lost session or capture")
+			if c.replay || c.op != egwsim.OpInitiateMitPayment {
+				require.Len(t, payments, 1, "no new payment for the lost one")
+			} else {
+				require.Len(t, payments, 2, "a second creation, the first never authorized")
 			}
 		})
 	}

@@ -111,6 +111,14 @@ func (p *proc) waitKilled(t *testing.T) {
 	}
 }
 
+// kill kills the process with SIGKILL and waits until it is gone.
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Kill())
+	err := <-p.done
+	p.done <- err
+}
+
 // stop ends the process gracefully and requires a clean exit.
 func (p *proc) stop(t *testing.T) {
 	t.Helper()

@@ -34,7 +34,9 @@
 // participant DefaultParticipantID ("recur-sim-participant"), shop DefaultShopAgreementID
 // ("recur-sim-shop"); MIT payments must name the configured participant and shop (else 403).
 // Access tokens live DefaultTokenTTL (5 minutes). With ProcessingDelay 0 a token session settles
-// at once and answers COMPLETED. Options.Latency (default 0) delays every /egw/ call.
+// at once and answers COMPLETED. Options.Latency (default 0) delays every /egw/ call. With
+// Options.ReplayRequestIDs a POST, PATCH or DELETE that repeats an X-Request-Id gets the first
+// answer again and is not carried out twice (EGW does not document either behaviour).
 //
 // # Payments
 //

@@ -91,7 +91,14 @@ func (s *Sim) route(mux *http.ServeMux, op Operation, pattern string, h operatio
 			return
 		}
 		s.mu.Lock()
-		rep := h(request{Request: r, body: body, fault: f})
+		key := s.replayKey(r)
+		rep, replayed := s.replies[key]
+		if !replayed {
+			rep = h(request{Request: r, body: body, fault: f})
+			if key != "" {
+				s.replies[key] = rep
+			}
+		}
 		s.mu.Unlock()
 		if f.strikes() && f.AfterEffect {
 			s.strike(w, r, op, f)
@@ -99,6 +106,15 @@ func (s *Sim) route(mux *http.ServeMux, op Operation, pattern string, h operatio
 		}
 		s.answer(w, r, op, rep)
 	})
+}
+
+// replayKey is the key under which a call's answer is kept with Options.ReplayRequestIDs: its
+// request id, or "" when it is not kept (a read, or no replaying).
+func (s *Sim) replayKey(r *http.Request) string {
+	if !s.opts.ReplayRequestIDs || r.Method == http.MethodGet {
+		return ""
+	}
+	return r.Header.Get("X-Request-Id")
 }
 
 // admit makes the checks of every EGW call and, when they pass, picks the call's fault. It returns

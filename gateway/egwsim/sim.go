@@ -53,6 +53,11 @@ type Options struct {
 	// Latency delays every EGW call (the /egw/ endpoints, not the token endpoint or /sim/) by
 	// this much real time before it is checked and carried out, as a distant gateway would.
 	Latency time.Duration
+	// ReplayRequestIDs makes a call that changes state (POST, PATCH, DELETE) and repeats an
+	// X-Request-Id answer as the first call with that id did, without carrying it out again, as a
+	// gateway that treats request ids as idempotency keys would. EGW does not document whether it
+	// does; the default is that it does not.
+	ReplayRequestIDs bool
 }
 
 // Token is a stored token at the simulated gateway.
@@ -80,6 +85,7 @@ type Sim struct {
 	always   map[Operation]Fault   // FailAlways, with defaults
 	chaos    *chaos                // nil: none
 	injected []Injection
+	replies  map[string]reply // by request id, with ReplayRequestIDs
 
 	closed    chan struct{} // closed by Close: waits end
 	closeOnce sync.Once
@@ -114,6 +120,7 @@ func New(opts Options, logger *slog.Logger) *Sim {
 		bearers:  map[string]time.Time{},
 		tokens:   map[string]Token{},
 		payments: map[string]*payment{},
+		replies:  map[string]reply{},
 		next:     map[Operation][]Fault{},
 		always:   map[Operation]Fault{},
 		closed:   make(chan struct{}),
