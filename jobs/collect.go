@@ -99,18 +99,24 @@ func (w *CollectChargeWorker) Work(ctx context.Context, job *river.Job[CollectCh
 }
 
 // settle decides what a run's error means for the charge. A lost lease ends the run quietly:
-// another run has the charge. An unknown outcome, or any error on the job's last try, puts the
-// charge in reconciling for the janitor. Other errors go back to River, which retries the job.
+// another run has the charge. A gateway error whose outcome is unknown, any gateway error once
+// the attempt's payment exists (money may be in motion: every doubt is settled by reading the
+// payment back), and any error on the job's last try put the charge in reconciling, where the
+// janitor takes it up with its backoff and, past ReviewAfter, hands it to a person. Other errors
+// (the gateway refused before anything existed, the database failed) go back to River.
 func (c *collection) settle(ctx context.Context, err error, lastTry bool) error {
-	var snooze *river.JobSnoozeError
+	var (
+		snooze *river.JobSnoozeError
+		ge     *gateway.Error
+	)
 	switch {
 	case err == nil, errors.As(err, &snooze):
 		return err
 	case errors.Is(err, store.ErrLeaseLost):
 		c.log.WarnContext(ctx, "charge taken over by another run")
 		return nil
-	case gateway.ClassOf(err) == gateway.UnknownOutcome || lastTry:
-		c.log.WarnContext(ctx, "charge outcome unknown: reconciling", slog.Any("error", err))
+	case lastTry, errors.As(err, &ge) && (ge.Class == gateway.UnknownOutcome || c.attempt.GatewayPaymentID != ""):
+		c.log.WarnContext(ctx, "charge outcome not known: reconciling", slog.Any("error", err))
 		return store.MarkReconciling(context.WithoutCancel(ctx), c.w.deps.Pool, c.charge.ID, c.run,
 			c.w.cfg.ReconcileInterval, time.Hour)
 	}

@@ -85,3 +85,17 @@ func scanSubscription(row pgx.Row) (billing.Subscription, error) {
 		&s.CreatedAt, &s.UpdatedAt)
 	return s, err
 }
+
+// CancelSubscription ends a subscription now: no period is billed after this, and an unfinished
+// charge of it is called off (its authorization, if any, cancelled at the gateway). Canceling a
+// canceled subscription changes nothing.
+func CancelSubscription(ctx context.Context, db DBTX, id uuid.UUID, now time.Time) (billing.Subscription, error) {
+	s, err := scanSubscription(db.QueryRow(ctx, `
+		UPDATE subscriptions SET status = 'canceled', canceled_at = coalesce(canceled_at, $2),
+			updated_at = CASE WHEN status = 'canceled' THEN updated_at ELSE $2 END
+		WHERE id = $1 RETURNING `+subscriptionColumns, id, now))
+	if err != nil {
+		return s, notFound(err, "subscription "+id.String())
+	}
+	return s, nil
+}

@@ -38,8 +38,9 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T) *testEnv { return newTestEnvWith(t, egwsim.Options{}) }
 
-// newTestEnvWith is newTestEnv with a simulator made with simOpts (its clock is the env's).
-func newTestEnvWith(t *testing.T, simOpts egwsim.Options) *testEnv {
+// newTestEnvWith is newTestEnv with a simulator made with simOpts (its clock is the env's) and
+// the jobs' configuration edited.
+func newTestEnvWith(t *testing.T, simOpts egwsim.Options, edits ...func(*jobs.Config)) *testEnv {
 	t.Helper()
 	pool := storetest.NewDB(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -57,8 +58,12 @@ func newTestEnvWith(t *testing.T, simOpts egwsim.Options) *testEnv {
 		Timeout: time.Second}, log)
 	require.NoError(t, err)
 
-	a, err := newApp(pool, gw, clock, log, jobs.Config{BillingInterval: 200 * time.Millisecond, PollInterval: 100 * time.Millisecond,
-		ReconcileInterval: 200 * time.Millisecond, Lease: 3 * time.Second}, modeAll)
+	jc := jobs.Config{BillingInterval: 200 * time.Millisecond, PollInterval: 100 * time.Millisecond,
+		ReconcileInterval: 200 * time.Millisecond, Lease: 3 * time.Second}
+	for _, edit := range edits {
+		edit(&jc)
+	}
+	a, err := newApp(pool, gw, clock, log, jc, modeAll)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
