@@ -67,6 +67,7 @@ func New(d Deps) http.Handler {
 		read.Get("/billing_runs/{id}/charges", a.listBillingRunCharges)
 		read.Route("/reports", a.reportRoutes)
 	})
+	r.Route("/ui", a.webRoutes)
 	return r
 }
 

@@ -41,32 +41,41 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 	_ = json.NewEncoder(w).Encode(p)
 }
 
-// fail answers with the problem that err stands for. It is the one place where errors become
-// HTTP statuses. Unexpected errors are logged and answered with a 500 that tells nothing inside.
+// fail answers with the problem that err stands for (see problem).
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p := a.problem(r, err)
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	writeProblem(w, p)
+}
+
+// problem returns the problem that err stands for. It is the one place where errors become HTTP
+// statuses, for the API and the finance pages alike. Unexpected errors are logged and become a
+// 500 that tells nothing inside.
+func (a *API) problem(r *http.Request, err error) Problem {
 	var (
 		ve *billing.ValidationError
 		ge *gateway.Error
 	)
 	switch {
 	case errors.As(err, &ve):
-		writeProblem(w, Problem{Type: "/problems/validation", Title: "Invalid request", Status: http.StatusUnprocessableEntity,
-			Detail: ve.Error(), Errors: []FieldProblem{{Field: ve.Field, Reason: ve.Reason}}})
+		return Problem{Type: "/problems/validation", Title: "Invalid request", Status: http.StatusUnprocessableEntity,
+			Detail: ve.Error(), Errors: []FieldProblem{{Field: ve.Field, Reason: ve.Reason}}}
 	case errors.Is(err, billing.ErrNotFound):
-		writeProblem(w, Problem{Status: http.StatusNotFound, Detail: err.Error()})
+		return Problem{Status: http.StatusNotFound, Detail: err.Error()}
 	case errors.Is(err, billing.ErrConflict):
-		writeProblem(w, Problem{Status: http.StatusConflict, Detail: err.Error()})
+		return Problem{Status: http.StatusConflict, Detail: err.Error()}
 	case errors.As(err, &ge) && ge.Class == gateway.Transient:
-		w.Header().Set("Retry-After", "5")
-		writeProblem(w, Problem{Type: "/problems/gateway-unavailable", Title: "Payment gateway unavailable",
-			Status: http.StatusServiceUnavailable, Detail: "the payment gateway did not answer; try again shortly"})
+		return Problem{Type: "/problems/gateway-unavailable", Title: "Payment gateway unavailable",
+			Status: http.StatusServiceUnavailable, Detail: "the payment gateway did not answer; try again shortly"}
 	case errors.As(err, &ge):
 		a.log.ErrorContext(r.Context(), "gateway error", slog.Any("error", err))
-		writeProblem(w, Problem{Type: "/problems/gateway-error", Title: "Payment gateway error",
-			Status: http.StatusBadGateway, Detail: fmt.Sprintf("the payment gateway failed: %s", ge.Class)})
+		return Problem{Type: "/problems/gateway-error", Title: "Payment gateway error",
+			Status: http.StatusBadGateway, Detail: fmt.Sprintf("the payment gateway failed: %s", ge.Class)}
 	default:
 		a.log.ErrorContext(r.Context(), "request failed", slog.Any("error", err))
-		writeProblem(w, Problem{Status: http.StatusInternalServerError, Detail: "an unexpected error occurred; it has been logged"})
+		return Problem{Status: http.StatusInternalServerError, Detail: "an unexpected error occurred; it has been logged"}
 	}
 }
 
