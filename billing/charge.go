@@ -63,16 +63,17 @@ type Failure struct {
 
 // Failure codes Recur sets itself; gateway decline codes pass through as the gateway names them.
 const (
-	FailureTokenNotActive = "token_not_active"
-	FailurePurposeMissing = "token_purpose_missing"
-	FailureCardExpired    = "card_expired"
-	FailureTokenNotFound  = "token_not_found"
-	FailureRejected       = "rejected_by_gateway"
-	FailurePaymentFailed  = "payment_failed"
-	FailureAmountMismatch = "amount_mismatch"
-	FailureVoided         = "voided"
-	FailureCanceled       = "subscription_canceled"
-	FailureUnsettled      = "unsettled"
+	FailureTokenNotActive   = "token_not_active"
+	FailurePurposeMissing   = "token_purpose_missing"
+	FailureCardExpired      = "card_expired"
+	FailureTokenNotFound    = "token_not_found"
+	FailureRejected         = "rejected_by_gateway"
+	FailurePaymentFailed    = "payment_failed"
+	FailureAmountMismatch   = "amount_mismatch"
+	FailureVoided           = "voided"
+	FailureCanceled         = "subscription_canceled"
+	FailurePaymentCancelled = "payment_cancelled"
+	FailureUnsettled        = "unsettled"
 )
 
 // AttemptStatus is where one attempt at collecting a charge is.

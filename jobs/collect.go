@@ -131,8 +131,6 @@ type collection struct {
 	tokenID string
 	attempt billing.Attempt
 	log     *slog.Logger
-	// cancelAs is how the attempt ends once the payment it had to cancel is CANCELLED.
-	cancelAs *outcome
 }
 
 // outcome is how an attempt ends.
@@ -169,11 +167,7 @@ func (c *collection) collect(ctx context.Context) error {
 			err = c.finish(ctx, outcome{billing.AttemptFailed, &billing.Failure{
 				Code: billing.FailurePaymentFailed, Reason: fmt.Sprintf("the gateway payment is %s", p.Status)}})
 		case gateway.PaymentCancelled:
-			o := outcome{billing.AttemptCanceled, &billing.Failure{Code: billing.FailureCanceled, Reason: "the payment was cancelled at the gateway"}}
-			if c.cancelAs != nil {
-				o = *c.cancelAs
-			}
-			err = c.finish(ctx, o)
+			err = c.cancelled(ctx, p)
 		default:
 			return fmt.Errorf("payment %s has unknown status %q", p.ID, p.Status)
 		}
@@ -248,11 +242,8 @@ func (c *collection) createPayment(ctx context.Context) (gateway.Payment, error)
 // reads the payment back; a charge called off meanwhile has its payment cancelled instead.
 func (c *collection) authorize(ctx context.Context, p gateway.Payment) (gateway.Payment, error) {
 	called, err := c.callOff(ctx)
-	if err != nil {
-		return p, err
-	}
-	if called != nil {
-		return c.cancel(ctx, p, *called)
+	if err != nil || called != nil {
+		return c.cancel(ctx, p, err)
 	}
 	_, err = step(ctx, c, billing.StepStartSession, uuid.New(), func(ctx context.Context) (gateway.Session, error) {
 		return c.w.deps.Gateway.StartTokenSession(ctx, p.ID, c.tokenID)
@@ -265,28 +256,49 @@ func (c *collection) authorize(ctx context.Context, p gateway.Payment) (gateway.
 
 // capture captures an AUTHORIZED payment, unless it must not be: then it cancels it.
 func (c *collection) capture(ctx context.Context, p gateway.Payment) (gateway.Payment, error) {
-	called, err := c.callOff(ctx)
-	if err != nil {
-		return p, err
-	}
-	if p.Amount != c.charge.Amount {
-		called = &outcome{billing.AttemptNeedsReview, &billing.Failure{Code: billing.FailureAmountMismatch,
-			Reason: fmt.Sprintf("the gateway authorized %s for a charge of %s", p.Amount, c.charge.Amount)}}
-	}
-	if called != nil {
-		return c.cancel(ctx, p, *called)
+	stop, err := c.mustNotCapture(ctx, p)
+	if err != nil || stop != nil {
+		return c.cancel(ctx, p, err)
 	}
 	return step(ctx, c, billing.StepCapture, uuid.New(), func(ctx context.Context) (gateway.Payment, error) {
 		return c.w.deps.Gateway.Capture(ctx, p.ID, c.charge.Amount)
 	})
 }
 
-// cancel releases the payment at the gateway; the attempt then ends as o.
-func (c *collection) cancel(ctx context.Context, p gateway.Payment, o outcome) (gateway.Payment, error) {
-	c.cancelAs = &o
+// mustNotCapture says how the attempt ends instead when the payment must not be captured: the
+// charge was called off, or the payment is not for the charge's amount.
+func (c *collection) mustNotCapture(ctx context.Context, p gateway.Payment) (*outcome, error) {
+	if o, err := c.callOff(ctx); err != nil || o != nil {
+		return o, err
+	}
+	if p.Amount != c.charge.Amount {
+		return &outcome{billing.AttemptNeedsReview, &billing.Failure{Code: billing.FailureAmountMismatch,
+			Reason: fmt.Sprintf("the gateway authorized %s for a charge of %s", p.Amount, c.charge.Amount)}}, nil
+	}
+	return nil, nil
+}
+
+// cancel releases the payment at the gateway, unless err says that deciding to failed.
+func (c *collection) cancel(ctx context.Context, p gateway.Payment, err error) (gateway.Payment, error) {
+	if err != nil {
+		return p, err
+	}
 	return step(ctx, c, billing.StepCancel, uuid.New(), func(ctx context.Context) (gateway.Payment, error) {
 		return c.w.deps.Gateway.Cancel(ctx, p.ID)
 	})
+}
+
+// cancelled ends the attempt of a CANCELLED payment: as the reason it had to be cancelled for, or,
+// when Recur had none, as cancelled by someone else at the gateway.
+func (c *collection) cancelled(ctx context.Context, p gateway.Payment) error {
+	o, err := c.mustNotCapture(ctx, p)
+	if err != nil {
+		return err
+	}
+	if o == nil {
+		o = &outcome{billing.AttemptCanceled, &billing.Failure{Code: billing.FailurePaymentCancelled, Reason: "the payment was cancelled at the gateway"}}
+	}
+	return c.finish(ctx, *o)
 }
 
 // waitForProcessing snoozes the job while the gateway processes the payment, up to ReviewAfter;

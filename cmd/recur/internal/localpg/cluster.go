@@ -542,7 +542,8 @@ func (c *cluster) start(ctx context.Context, port int) error {
 	if len(filepath.Join(c.dir, ".s.PGSQL.65535")) >= 104 || strings.ContainsAny(c.dir, ",\\'\n") {
 		sockets = ""
 	}
-	conf := fmt.Sprintf("# Written by recur before every start; edits are lost.\nport = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\n",
+	// The test suite runs many databases and recur processes at once: 100 connections is short.
+	conf := fmt.Sprintf("# Written by recur before every start; edits are lost.\nport = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\nmax_connections = 400\n",
 		port, sockets)
 	confPath := filepath.Join(c.data(), confName)
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
