@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/billing/store"
+	"github.com/recur-billing/recur/billing/store/storetest"
 	"github.com/recur-billing/recur/gateway"
 	"github.com/recur-billing/recur/gateway/egwsim"
 )
@@ -121,4 +123,25 @@ func (e *testEnv) stepCount(chargeID uuid.UUID) int {
 		SELECT count(*) FROM charge_steps s JOIN charge_attempts a ON a.id = s.attempt_id WHERE a.charge_id = $1`,
 		chargeID).Scan(&n))
 	return n
+}
+
+// TestJanitorCollectsAChargeWhoseJobWasLost stores a due charge without its job, as if the job
+// had been deleted or discarded: the janitor finds it once no run has held it for a while, and it
+// is collected.
+func TestJanitorCollectsAChargeWhoseJobWasLost(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newTestEnv(t)
+	e.sim.AddToken(egwsim.Token{Token: gateway.Token{ID: "tok_lost_job", Status: gateway.TokenActive,
+		Purposes: []gateway.Purpose{gateway.PurposeSubscription}, Last4: "1111", ExpiryMonth: 1, ExpiryYear: 2099}})
+	sub := storetest.Subscription(t, e.db, storetest.SubscriptionOpts{Start: e.clock.Now().Add(time.Hour), TokenID: "tok_lost_job"})
+	c := sub.BillNextPeriod(billing.NewID(), e.clock.Now())
+	c.BillingRunID = nil
+	require.NoError(t, store.AdvanceSubscriptions(ctx, e.db, []billing.Subscription{sub}, e.clock.Now()))
+	_, err := store.InsertCharges(ctx, e.db, []billing.Charge{c})
+	require.NoError(t, err)
+
+	charge := e.settledCharges(sub.ID.String(), 1)[0]
+	require.Equal(t, "succeeded", charge.Status)
+	requireCapturedOnce(t, chargePayments(e.sim, charge.ID), sub.Price)
 }
