@@ -39,9 +39,9 @@ func TestServeModesSplitAPIAndWorkers(t *testing.T) {
 	sim := egwsim.New(egwsim.Options{ClientSecret: secret}, log)
 	simSrv := httptest.NewServer(sim.Handler())
 	t.Cleanup(simSrv.Close)
-	gw, err := egw.New(egw.Config{BaseURL: simSrv.URL, TokenURL: simSrv.URL + "/oauth2/token",
-		ClientID: egwsim.DefaultClientID, ClientSecret: secret,
-		ParticipantID: egwsim.DefaultParticipantID, ShopAgreementID: egwsim.DefaultShopAgreementID}, log)
+	gwCfg := simulatorConfig(simSrv.URL)
+	gwCfg.ClientSecret = secret
+	gw, err := egw.New(gwCfg, log)
 	require.NoError(t, err)
 
 	apiURL := startApp(t, pool, gw, log, modeAPI)
