@@ -71,7 +71,7 @@ func newApp(pool *pgxpool.Pool, gw gateway.Gateway, clock billing.Clock, log *sl
 	mux.Handle("GET /readyz", readyz(pool, log))
 	mux.Handle("GET /metrics", met.handler())
 	if m != modeWorker {
-		mux.Handle("/", api.New(api.Deps{Pool: pool, Gateway: gw, Jobs: rc, Clock: clock, Logger: log}))
+		mux.Handle("/", met.countIdempotency(api.New(api.Deps{Pool: pool, Gateway: gw, Jobs: rc, Clock: clock, Logger: log})))
 	}
 	return &app{mode: m, river: rc, metrics: met, handler: mux, log: log}, nil
 }

@@ -29,6 +29,7 @@ type metrics struct {
 	runCharges   prometheus.Counter
 	jobWait      *prometheus.HistogramVec
 	jobRun       *prometheus.HistogramVec
+	idempotency  *prometheus.CounterVec
 }
 
 var _ jobs.Observer = (*metrics)(nil)
@@ -72,8 +73,12 @@ func newMetrics(pool *pgxpool.Pool, log *slog.Logger) *metrics {
 			Help:    "Time River jobs ran, by job kind and event (job_completed, job_failed, job_cancelled, job_snoozed).",
 			Buckets: latency,
 		}, []string{"kind", "event"}),
+		idempotency: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "recur_idempotency_requests_total",
+			Help: "API requests with an Idempotency-Key, by outcome: replayed (the stored answer sent again) or executed (anything else).",
+		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.charges, m.gatewayCalls, m.runDuration, m.runSize, m.runCharges, m.jobWait, m.jobRun,
+	m.reg.MustRegister(m.charges, m.gatewayCalls, m.runDuration, m.runSize, m.runCharges, m.jobWait, m.jobRun, m.idempotency,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		queueDepth{pool: pool, log: log, desc: prometheus.NewDesc("recur_river_jobs",
@@ -102,6 +107,22 @@ func (m *metrics) BillingRunFinished(due, created int, d time.Duration) {
 // gatewayCall records one gateway call; it is the timed.Gateway's record function.
 func (m *metrics) gatewayCall(c timed.Call) {
 	m.gatewayCalls.WithLabelValues(c.Op, c.Outcome, strconv.Itoa(c.Status)).Observe(c.Duration.Seconds())
+}
+
+// countIdempotency counts the API requests that carry an Idempotency-Key, telling replays (the
+// API marks them Idempotent-Replayed: true) from the rest.
+func (m *metrics) countIdempotency(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r)
+		if r.Header.Get("Idempotency-Key") == "" {
+			return
+		}
+		outcome := "executed"
+		if w.Header().Get("Idempotent-Replayed") == "true" {
+			outcome = "replayed"
+		}
+		m.idempotency.WithLabelValues(outcome).Inc()
+	})
 }
 
 // watchJobs records the queue wait and run time of every job that rc works, until rc stops (River

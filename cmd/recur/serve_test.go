@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,6 +50,21 @@ func TestServeModesSplitAPIAndWorkers(t *testing.T) {
 	require.NoError(t, err)
 	e := &testEnv{t: t, url: apiURL, key: key}
 	subID := e.subscribe(egwsim.TokenActive)
+
+	// A retried POST with its Idempotency-Key is a replay, and counted as one.
+	for range 2 {
+		req, err := http.NewRequest(http.MethodPost, apiURL+"/v1/customers",
+			strings.NewReader(`{"external_id":"acct_idem","email":"a@example.com","name":"A"}`))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Idempotency-Key", "create-acct-idem")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusCreated, resp.StatusCode)
+	}
+	require.Equal(t, 1.0, metricValue(t, apiURL, `recur_idempotency_requests_total{outcome="executed"}`))
+	require.Equal(t, 1.0, metricValue(t, apiURL, `recur_idempotency_requests_total{outcome="replayed"}`))
 
 	// The API process enqueued the scheduler pass but works no job.
 	require.Equal(t, 1.0, metricValue(t, apiURL, `recur_river_jobs{queue="default",state="available"}`))
