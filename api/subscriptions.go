@@ -20,11 +20,15 @@ type subscriptionJSON struct {
 	ID              uuid.UUID   `json:"id"`
 	CustomerID      uuid.UUID   `json:"customer_id"`
 	PaymentMethodID uuid.UUID   `json:"payment_method_id"`
+	PlanID          *uuid.UUID  `json:"plan_id"`
+	UnitAmount      int64       `json:"unit_amount"`
+	Quantity        int         `json:"quantity"`
 	Amount          int64       `json:"amount"`
 	Currency        string      `json:"currency"`
 	Interval        string      `json:"interval"`
 	IntervalCount   int         `json:"interval_count"`
 	Status          string      `json:"status"`
+	TrialEnd        *time.Time  `json:"trial_end"`
 	CurrentPeriod   *periodJSON `json:"current_period"`
 	NextBillingAt   time.Time   `json:"next_billing_at"`
 	CreatedAt       time.Time   `json:"created_at"`
@@ -38,9 +42,10 @@ type periodJSON struct {
 
 func subscriptionOut(s billing.Subscription) subscriptionJSON {
 	out := subscriptionJSON{
-		ID: s.ID, CustomerID: s.CustomerID, PaymentMethodID: s.PaymentMethodID, Amount: s.Price.Amount,
+		ID: s.ID, CustomerID: s.CustomerID, PaymentMethodID: s.PaymentMethodID, PlanID: s.PlanID,
+		UnitAmount: s.UnitPrice.Amount, Quantity: s.Quantity, Amount: s.Price.Amount,
 		Currency: s.Price.Currency, Interval: string(s.Schedule.Interval), IntervalCount: s.Schedule.Count,
-		Status: string(s.Status), NextBillingAt: s.NextBillingAt, CreatedAt: s.CreatedAt,
+		Status: string(s.Status), TrialEnd: s.TrialEnd, NextBillingAt: s.NextBillingAt, CreatedAt: s.CreatedAt,
 	}
 	if start, end, ok := s.CurrentPeriod(); ok {
 		out.CurrentPeriod = &periodJSON{Index: s.NextPeriod - 1, Start: start, End: end}
@@ -48,17 +53,71 @@ func subscriptionOut(s billing.Subscription) subscriptionJSON {
 	return out
 }
 
-// createSubscription starts a subscription now. Billing is in advance: the first period is due at
-// once, so a scheduler pass is enqueued with the subscription to charge it without waiting.
-func (a *API) createSubscription(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
-	var in struct {
-		CustomerID      string `json:"customer_id"`
-		PaymentMethodID string `json:"payment_method_id"`
-		Amount          int64  `json:"amount"`
-		Currency        string `json:"currency"`
-		Interval        string `json:"interval"`
-		IntervalCount   *int   `json:"interval_count"`
+// subscriptionIn is the body of a new subscription: a plan, or an inline price and cycle.
+type subscriptionIn struct {
+	CustomerID      string  `json:"customer_id"`
+	PaymentMethodID string  `json:"payment_method_id"`
+	PlanID          *string `json:"plan_id"`
+	Amount          *int64  `json:"amount"`
+	Currency        *string `json:"currency"`
+	Interval        *string `json:"interval"`
+	IntervalCount   *int    `json:"interval_count"`
+	Quantity        *int    `json:"quantity"`
+	TrialDays       *int    `json:"trial_days"`
+}
+
+// terms reads the price, cycle and trial: from the plan when plan_id is given (an inactive plan
+// takes no new subscriptions, and the price fields must then be left out), else from the body.
+func (in subscriptionIn) terms(ctx context.Context, tx pgx.Tx) (billing.SubscriptionTerms, error) {
+	t := billing.SubscriptionTerms{Quantity: 1, Count: 1}
+	if in.Quantity != nil {
+		t.Quantity = *in.Quantity
 	}
+	if in.PlanID != nil {
+		for field, given := range map[string]bool{"amount": in.Amount != nil, "currency": in.Currency != nil,
+			"interval": in.Interval != nil, "interval_count": in.IntervalCount != nil} {
+			if given {
+				return t, &billing.ValidationError{Field: field, Reason: "must not be given with plan_id: the plan sets it"}
+			}
+		}
+		id, err := parseID("plan_id", *in.PlanID)
+		if err != nil {
+			return t, err
+		}
+		p, err := store.GetPlan(ctx, tx, id)
+		if err != nil {
+			return t, asFieldError(err, "plan_id", "no such plan")
+		}
+		if !p.Active {
+			return t, &billing.ValidationError{Field: "plan_id", Reason: "the plan is not active"}
+		}
+		t.PlanID, t.UnitPrice, t.Interval, t.Count, t.TrialDays = &p.ID, p.Price, p.Interval, p.Count, p.TrialDays
+	} else {
+		if in.Amount == nil {
+			return t, &billing.ValidationError{Field: "amount", Reason: "is required without plan_id"}
+		}
+		t.UnitPrice.Amount = *in.Amount
+		if in.Currency != nil {
+			t.UnitPrice.Currency = *in.Currency
+		}
+		if in.Interval != nil {
+			t.Interval = billing.Interval(*in.Interval)
+		}
+		if in.IntervalCount != nil {
+			t.Count = *in.IntervalCount
+		}
+	}
+	if in.TrialDays != nil {
+		t.TrialDays = *in.TrialDays
+	}
+	return t, nil
+}
+
+// createSubscription starts a subscription, from a plan or an inline price, for a quantity.
+// Billing is in advance: without a trial the first period is due at once, so a scheduler pass is
+// enqueued with the subscription to charge it without waiting.
+func (a *API) createSubscription(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
+	var in subscriptionIn
 	if err := decode(r, &in); err != nil {
 		return 0, nil, err
 	}
@@ -70,13 +129,13 @@ func (a *API) createSubscription(ctx context.Context, tx pgx.Tx, r *http.Request
 	if err != nil {
 		return 0, nil, err
 	}
-	now := a.clock.Now()
-	sched := billing.Schedule{Anchor: now, Interval: billing.Interval(in.Interval), Count: 1}
-	if in.IntervalCount != nil {
-		sched.Count = *in.IntervalCount
+	terms, err := in.terms(ctx, tx)
+	if err != nil {
+		return 0, nil, err
 	}
-	price := billing.Money{Amount: in.Amount, Currency: in.Currency}
-	if err := firstError(billing.ValidatePrice(price), sched.Validate()); err != nil {
+	terms.CustomerID, terms.PaymentMethodID = customerID, pmID
+	s, err := billing.NewSubscription(terms, a.clock.Now())
+	if err != nil {
 		return 0, nil, err
 	}
 	if _, err := store.GetCustomer(ctx, tx, customerID); err != nil {
@@ -93,10 +152,6 @@ func (a *API) createSubscription(ctx context.Context, tx pgx.Tx, r *http.Request
 		return slices.Contains(pm.Purposes, string(p))
 	}) {
 		return 0, nil, &billing.ValidationError{Field: "payment_method_id", Reason: "the token has no SUBSCRIPTION or STANDING_ORDER purpose"}
-	}
-	s := billing.Subscription{
-		ID: billing.NewID(), CustomerID: customerID, PaymentMethodID: pm.ID, Price: price, Schedule: sched,
-		Status: billing.SubscriptionActive, NextBillingAt: sched.PeriodStart(0), CreatedAt: now, UpdatedAt: now,
 	}
 	if err := store.CreateSubscription(ctx, tx, s); err != nil {
 		return 0, nil, err
@@ -119,16 +174,6 @@ func (a *API) getSubscription(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, subscriptionOut(s))
-}
-
-// firstError returns the first non-nil error.
-func firstError(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // asFieldError turns a not-found reference in the request body into a validation problem of its

@@ -67,9 +67,15 @@ type Subscription struct {
 	ID              uuid.UUID
 	CustomerID      uuid.UUID
 	PaymentMethodID uuid.UUID
-	Price           Money
+	PlanID          *uuid.UUID // the plan it was made from, if any; its terms were copied
+	UnitPrice       Money      // per unit and period
+	Quantity        int
+	Price           Money // UnitPrice x Quantity: what one period is billed
 	Schedule        Schedule
 	Status          SubscriptionStatus
+	// TrialEnd, when set, is the end of a free trial: the first period (the Schedule's anchor)
+	// starts there, so nothing is billed before it.
+	TrialEnd *time.Time
 	// NextPeriod is the first period not yet billed; NextBillingAt is its start.
 	NextPeriod    int
 	NextBillingAt time.Time

@@ -15,10 +15,12 @@ import (
 func CreateSubscription(ctx context.Context, db DBTX, s billing.Subscription) error {
 	_, err := db.Exec(ctx, `
 		INSERT INTO subscriptions (id, customer_id, payment_method_id, amount, currency, billing_interval,
-			interval_count, status, anchor_at, next_period, next_billing_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)`,
+			interval_count, status, anchor_at, next_period, next_billing_at, created_at, updated_at,
+			plan_id, quantity, unit_amount, trial_ends_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16)`,
 		s.ID, s.CustomerID, s.PaymentMethodID, s.Price.Amount, s.Price.Currency, s.Schedule.Interval,
-		s.Schedule.Count, s.Status, s.Schedule.Anchor, s.NextPeriod, s.NextBillingAt, s.CreatedAt)
+		s.Schedule.Count, s.Status, s.Schedule.Anchor, s.NextPeriod, s.NextBillingAt, s.CreatedAt,
+		s.PlanID, s.Quantity, s.UnitPrice.Amount, s.TrialEnd)
 	if err != nil {
 		return fmt.Errorf("create subscription: %w", err)
 	}
@@ -76,13 +78,15 @@ func AdvanceSubscriptions(ctx context.Context, db DBTX, subs []billing.Subscript
 }
 
 const subscriptionColumns = `id, customer_id, payment_method_id, amount, currency, billing_interval, interval_count,
-	status, anchor_at, next_period, next_billing_at, created_at, updated_at`
+	status, anchor_at, next_period, next_billing_at, created_at, updated_at, plan_id, quantity,
+	coalesce(unit_amount, amount), trial_ends_at`
 
 func scanSubscription(row pgx.Row) (billing.Subscription, error) {
 	var s billing.Subscription
 	err := row.Scan(&s.ID, &s.CustomerID, &s.PaymentMethodID, &s.Price.Amount, &s.Price.Currency,
 		&s.Schedule.Interval, &s.Schedule.Count, &s.Status, &s.Schedule.Anchor, &s.NextPeriod, &s.NextBillingAt,
-		&s.CreatedAt, &s.UpdatedAt)
+		&s.CreatedAt, &s.UpdatedAt, &s.PlanID, &s.Quantity, &s.UnitPrice.Amount, &s.TrialEnd)
+	s.UnitPrice.Currency = s.Price.Currency
 	return s, err
 }
 

@@ -46,7 +46,7 @@ func Subscription(t testing.TB, db store.DBTX, o SubscriptionOpts) billing.Subsc
 		t.Fatal(err)
 	}
 	sub := billing.Subscription{
-		ID: billing.NewID(), CustomerID: cust.ID, PaymentMethodID: pm.ID, Price: o.Price, Schedule: o.Schedule,
+		ID: billing.NewID(), CustomerID: cust.ID, PaymentMethodID: pm.ID, UnitPrice: o.Price, Quantity: 1, Price: o.Price, Schedule: o.Schedule,
 		Status: billing.SubscriptionActive, NextBillingAt: o.Schedule.PeriodStart(0), CreatedAt: o.Start, UpdatedAt: o.Start,
 	}
 	if err := store.CreateSubscription(ctx, db, sub); err != nil {
