@@ -62,11 +62,15 @@ func devCmd(ctx context.Context, cfg config, args []string, getenv func(string) 
 	if err != nil {
 		return err
 	}
+	financeKey, err := api.CreateAPIKeyWithRole(ctx, pool, "recur dev finance", api.RoleFinance, billing.SystemClock{})
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "export RECUR_API_KEY=%s\n\n%s", key, walkthrough(ln.Addr()))
+	fmt.Fprintf(stdout, "export RECUR_API_KEY=%s\n\n%s", key, walkthrough(ln.Addr(), financeKey))
 	return a.serve(ctx, ln)
 }
 
@@ -88,13 +92,14 @@ func simulatorConfig(url string) egw.Config {
 		ParticipantID: egwsim.DefaultParticipantID, ShopAgreementID: egwsim.DefaultShopAgreementID}
 }
 
-// walkthrough is a curl session against the API at addr, from a customer to a succeeded charge.
-func walkthrough(addr net.Addr) string {
+// walkthrough is a curl session against the API at addr, from a customer to a succeeded charge,
+// and the way to the finance pages and reports with a finance key.
+func walkthrough(addr net.Addr, financeKey string) string {
 	host := addr.String()
 	if tcp, ok := addr.(*net.TCPAddr); ok && (tcp.IP.IsUnspecified() || tcp.IP.IsLoopback()) {
 		host = fmt.Sprintf("localhost:%d", tcp.Port)
 	}
-	return strings.ReplaceAll(`# Paste the export line above into a shell, then try:
+	return strings.NewReplacer("HOST", host, "FINANCE_KEY", financeKey).Replace(`# Paste the export line above into a shell, then try:
 H='Authorization: Bearer '$RECUR_API_KEY; J='Content-Type: application/json'; API=http://HOST/v1
 id() { sed -n 's/^{"id":"\([^"]*\)".*/\1/p'; }
 CUS=$(curl -s -H "$H" -H "$J" $API/customers -d '{"external_id":"acct_'$RANDOM'","email":"ada@example.com","name":"Ada"}' | id)
@@ -103,5 +108,11 @@ SUB=$(curl -s -H "$H" -H "$J" $API/subscriptions -d '{"customer_id":"'$CUS'","pa
 sleep 2; curl -s -H "$H" $API/subscriptions/$SUB/charges     # status "succeeded", with each gateway step
 curl -s -H "$H" $API/billing_runs                             # what each scheduler pass found due and did
 
-`, "HOST", host)
+# Finance: open http://HOST/ui/ and sign in with this read-only finance key:
+#   FINANCE_KEY
+# It reads the reports too, as JSON or CSV:
+F='Authorization: Bearer FINANCE_KEY'
+curl -s -H "$F" $API/reports/billing_runs; curl -s -H "$F" "$API/reports/revenue?interval=month&format=csv"
+
+`)
 }
