@@ -1,9 +1,7 @@
 package api
 
 import (
-	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -125,7 +123,7 @@ func streamCSV[T any](a *API, w http.ResponseWriter, r *http.Request, filename s
 	case err != nil && rows == 0:
 		a.fail(w, r, err)
 	case err != nil:
-		if !errors.Is(err, context.Canceled) {
+		if r.Context().Err() == nil { // not just a client that went away
 			a.log.ErrorContext(r.Context(), "csv export cut off", slog.Int("rows", rows), slog.Any("error", err))
 		}
 		panic(http.ErrAbortHandler)
