@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -29,6 +28,9 @@ type subscriptionJSON struct {
 	IntervalCount   int         `json:"interval_count"`
 	Status          string      `json:"status"`
 	TrialEnd        *time.Time  `json:"trial_end"`
+	CancelAt        *time.Time  `json:"cancel_at"`
+	CanceledAt      *time.Time  `json:"canceled_at"`
+	PauseUntil      *time.Time  `json:"pause_until"`
 	CurrentPeriod   *periodJSON `json:"current_period"`
 	NextBillingAt   time.Time   `json:"next_billing_at"`
 	CreatedAt       time.Time   `json:"created_at"`
@@ -45,7 +47,7 @@ func subscriptionOut(s billing.Subscription) subscriptionJSON {
 		ID: s.ID, CustomerID: s.CustomerID, PaymentMethodID: s.PaymentMethodID, PlanID: s.PlanID,
 		UnitAmount: s.UnitPrice.Amount, Quantity: s.Quantity, Amount: s.Price.Amount,
 		Currency: s.Price.Currency, Interval: string(s.Schedule.Interval), IntervalCount: s.Schedule.Count,
-		Status: string(s.Status), TrialEnd: s.TrialEnd, NextBillingAt: s.NextBillingAt, CreatedAt: s.CreatedAt,
+		Status: string(s.Status), TrialEnd: s.TrialEnd, CancelAt: s.CancelAt, CanceledAt: s.CanceledAt, PauseUntil: s.PauseUntil, NextBillingAt: s.NextBillingAt, CreatedAt: s.CreatedAt,
 	}
 	if start, end, ok := s.CurrentPeriod(); ok {
 		out.CurrentPeriod = &periodJSON{Index: s.NextPeriod - 1, Start: start, End: end}
@@ -148,10 +150,8 @@ func (a *API) createSubscription(ctx context.Context, tx pgx.Tx, r *http.Request
 	if pm.CustomerID != customerID {
 		return 0, nil, &billing.ValidationError{Field: "payment_method_id", Reason: "belongs to another customer"}
 	}
-	if !slices.ContainsFunc(gateway.PurposesFor(gateway.ChannelRecurring), func(p gateway.Purpose) bool {
-		return slices.Contains(pm.Purposes, string(p))
-	}) {
-		return 0, nil, &billing.ValidationError{Field: "payment_method_id", Reason: "the token has no SUBSCRIPTION or STANDING_ORDER purpose"}
+	if err := checkPurpose(pm, gateway.ChannelRecurring); err != nil {
+		return 0, nil, err
 	}
 	if err := store.CreateSubscription(ctx, tx, s); err != nil {
 		return 0, nil, err

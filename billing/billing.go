@@ -76,6 +76,11 @@ type Subscription struct {
 	// TrialEnd, when set, is the end of a free trial: the first period (the Schedule's anchor)
 	// starts there, so nothing is billed before it.
 	TrialEnd *time.Time
+	// CancelAt, when set, is a pending cancel at the end of the current period.
+	CancelAt   *time.Time
+	CanceledAt *time.Time
+	// PauseUntil, when set on a paused subscription, is when billing resumes by itself.
+	PauseUntil *time.Time
 	// NextPeriod is the first period not yet billed; NextBillingAt is its start.
 	NextPeriod    int
 	NextBillingAt time.Time

@@ -77,9 +77,9 @@ type SubscriptionTerms struct {
 	TrialDays       int
 }
 
-// NewSubscription checks terms and returns a new subscription made at now. Without a trial its
-// first period starts at now; with one, the first period starts when the trial ends, and nothing
-// is billed before.
+// NewSubscription checks terms and returns a new subscription made at now. Without a trial it is
+// active and its first period starts at now; with one it is trialing, and its first period starts
+// (and is billed) when the trial ends.
 func NewSubscription(t SubscriptionTerms, now time.Time) (Subscription, error) {
 	sched := Schedule{Anchor: now, Interval: t.Interval, Count: t.Count}
 	if err := firstError(ValidatePrice(t.UnitPrice), sched.Validate(), ValidateTrialDays(t.TrialDays)); err != nil {
@@ -96,7 +96,7 @@ func NewSubscription(t SubscriptionTerms, now time.Time) (Subscription, error) {
 	}
 	if t.TrialDays > 0 {
 		end := now.AddDate(0, 0, t.TrialDays)
-		s.TrialEnd, s.Schedule.Anchor = &end, end
+		s.TrialEnd, s.Schedule.Anchor, s.Status = &end, end, SubscriptionTrialing
 	}
 	s.NextBillingAt = s.Schedule.PeriodStart(0)
 	return s, nil

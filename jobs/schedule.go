@@ -31,7 +31,9 @@ func (BillDueSubscriptionsArgs) InsertOpts() river.InsertOpts {
 }
 
 // BillDueSubscriptionsWorker makes the charges of due periods. Each batch of subscriptions is one
-// transaction: it creates one charge per (subscription, period), moves the subscriptions on,
+// transaction: it resumes the subscriptions whose pause has ended, ends those whose cancel at
+// period end has come (without a charge), creates one charge per (subscription, period) of the
+// others (a trialing one becomes active with its first), moves the subscriptions on,
 // counts them into the billing run and enqueues the charges' jobs, so that a crash leaves either
 // all of it or none.
 type BillDueSubscriptionsWorker struct {
@@ -72,11 +74,14 @@ func (w *BillDueSubscriptionsWorker) Work(ctx context.Context, _ *river.Job[Bill
 // billed and how many charges it created. The first batch that finds any creates the billing run.
 func (w *BillDueSubscriptionsWorker) billBatch(ctx context.Context, asOf time.Time, run **uuid.UUID) (billed, made int, err error) {
 	err = store.InTx(ctx, w.deps.Pool, func(tx pgx.Tx) error {
+		now := w.deps.Clock.Now()
+		if err := w.resumePausesEnded(ctx, tx, asOf, now); err != nil {
+			return err
+		}
 		subs, err := store.LockDueSubscriptions(ctx, tx, asOf, w.batchSize)
 		if err != nil || len(subs) == 0 {
 			return err
 		}
-		now := w.deps.Clock.Now()
 		if *run == nil {
 			r := billing.BillingRun{ID: billing.NewID(), AsOf: asOf, StartedAt: now}
 			if err := store.CreateBillingRun(ctx, tx, r); err != nil {
@@ -84,9 +89,11 @@ func (w *BillDueSubscriptionsWorker) billBatch(ctx context.Context, asOf time.Ti
 			}
 			*run = &r.ID
 		}
-		charges := make([]billing.Charge, len(subs))
+		charges := make([]billing.Charge, 0, len(subs))
 		for i := range subs {
-			charges[i] = subs[i].BillNextPeriod(**run, now)
+			if c, billed := subs[i].Renew(**run, now); billed {
+				charges = append(charges, c)
+			}
 		}
 		created, err := store.InsertCharges(ctx, tx, charges)
 		if err != nil {
@@ -105,6 +112,22 @@ func (w *BillDueSubscriptionsWorker) billBatch(ctx context.Context, asOf time.Ti
 		return nil
 	})
 	return billed, made, err
+}
+
+// resumePausesEnded resumes the paused subscriptions whose pause has ended by asOf, in tx: each is
+// billed again from the first period that starts at or after the end of its pause (which the
+// batch then bills, if it has started).
+func (w *BillDueSubscriptionsWorker) resumePausesEnded(ctx context.Context, tx pgx.Tx, asOf, now time.Time) error {
+	subs, err := store.LockPausesEnded(ctx, tx, asOf, w.batchSize)
+	if err != nil || len(subs) == 0 {
+		return err
+	}
+	for i := range subs {
+		if err := subs[i].Resume(*subs[i].PauseUntil, now); err != nil {
+			return err
+		}
+	}
+	return store.AdvanceSubscriptions(ctx, tx, subs, now)
 }
 
 // enqueueCharges inserts a CollectCharge job per charge in tx.

@@ -54,28 +54,46 @@ func SetAttemptPayment(ctx context.Context, db DBTX, attemptID uuid.UUID, paymen
 	return nil
 }
 
-// FinishAttempt records an attempt's end, gives its charge the same outcome and releases run's
-// lease, in one statement. It changes nothing, and returns ErrLeaseLost, unless run holds the
+// FinishAttempt records an attempt's end, gives its charge the same outcome, moves the state of
+// the charge's subscription on when it is the latest period's charge, and releases run's lease,
+// in one statement. It changes nothing, and returns ErrLeaseLost, unless run holds the
 // charge and the attempt is open.
 func FinishAttempt(ctx context.Context, db DBTX, run, attemptID uuid.UUID, status billing.AttemptStatus, f *billing.Failure, now time.Time) error {
 	var code, reason *string
 	if f != nil {
 		code, reason = &f.Code, &f.Reason
 	}
-	tag, err := db.Exec(ctx, `
+	// The subscription's state follows the outcome of its latest period's charge
+	// (billing.AfterCharge), in the same statement: a failure makes it past due, a success
+	// active again.
+	var from, to []billing.SubscriptionStatus
+	for _, st := range billing.SubscriptionStatuses {
+		if next := billing.AfterCharge(st, billing.ChargeStatus(status)); next != st {
+			from, to = append(from, st), append(to, next)
+		}
+	}
+	var finished int
+	err := db.QueryRow(ctx, `
 		WITH a AS (
 			UPDATE charge_attempts a SET status = $2, failure_code = $3, failure_reason = $4, updated_at = $5
 			FROM charges c
 			WHERE a.id = $1 AND a.status = 'processing' AND c.id = a.charge_id AND c.lease_owner = $6
 			RETURNING a.charge_id
+		), c AS (
+			UPDATE charges c SET status = $2, failure_code = $3, failure_reason = $4, updated_at = $5,
+				lease_owner = NULL, lease_until = now()
+			FROM a WHERE c.id = a.charge_id
+			RETURNING c.subscription_id, c.period_index
+		), s AS (
+			UPDATE subscriptions s SET status = t.to_status, updated_at = $5
+			FROM c, unnest($7::text[], $8::text[]) AS t(from_status, to_status)
+			WHERE s.id = c.subscription_id AND s.next_period = c.period_index + 1 AND s.status = t.from_status
 		)
-		UPDATE charges c SET status = $2, failure_code = $3, failure_reason = $4, updated_at = $5,
-			lease_owner = NULL, lease_until = now()
-		FROM a WHERE c.id = a.charge_id`, attemptID, status, code, reason, now, run)
+		SELECT count(*) FROM c`, attemptID, status, code, reason, now, run, from, to).Scan(&finished)
 	if err != nil {
 		return fmt.Errorf("finish attempt: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
+	if finished == 0 {
 		return ErrLeaseLost
 	}
 	return nil

@@ -36,70 +36,99 @@ func GetSubscription(ctx context.Context, db DBTX, id uuid.UUID) (billing.Subscr
 	return s, nil
 }
 
-// LockDueSubscriptions returns up to limit active subscriptions whose next period starts at or
-// before asOf, earliest first, locked for update until tx ends. Rows locked by another transaction
-// are skipped, so several schedulers can run at once without waiting or billing twice.
+// LockSubscription reads a subscription and locks it for update until tx ends.
+func LockSubscription(ctx context.Context, tx pgx.Tx, id uuid.UUID) (billing.Subscription, error) {
+	s, err := scanSubscription(tx.QueryRow(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions WHERE id = $1 FOR UPDATE`, id))
+	if err != nil {
+		return s, notFound(err, "subscription "+id.String())
+	}
+	return s, nil
+}
+
+// LockDueSubscriptions returns up to limit subscriptions in a billable state (trialing, active,
+// past_due) whose next period starts at or before asOf, earliest first, locked for update until
+// tx ends. Rows locked by another transaction are skipped, so several schedulers can run at once
+// without waiting or billing twice. The states are spelled as in the subscriptions_due index's
+// predicate, so that the planner can use it.
 func LockDueSubscriptions(ctx context.Context, tx pgx.Tx, asOf time.Time, limit int) ([]billing.Subscription, error) {
-	rows, err := tx.Query(ctx, `
+	return lockSubscriptions(ctx, tx, `
 		SELECT `+subscriptionColumns+` FROM subscriptions
-		WHERE status = 'active' AND next_billing_at <= $1
+		WHERE status IN ('trialing', 'active', 'past_due') AND next_billing_at <= $1
 		ORDER BY next_billing_at
 		LIMIT $2
 		FOR UPDATE SKIP LOCKED`, asOf, limit)
+}
+
+// LockPausesEnded returns up to limit paused subscriptions whose pause ends at or before asOf,
+// locked for update until tx ends (rows locked elsewhere are skipped).
+func LockPausesEnded(ctx context.Context, tx pgx.Tx, asOf time.Time, limit int) ([]billing.Subscription, error) {
+	return lockSubscriptions(ctx, tx, `
+		SELECT `+subscriptionColumns+` FROM subscriptions
+		WHERE status = 'paused' AND pause_until <= $1
+		ORDER BY pause_until
+		LIMIT $2
+		FOR UPDATE SKIP LOCKED`, asOf, limit)
+}
+
+func lockSubscriptions(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]billing.Subscription, error) {
+	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("lock due subscriptions: %w", err)
+		return nil, fmt.Errorf("lock subscriptions: %w", err)
 	}
 	subs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.Subscription, error) {
 		return scanSubscription(row)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("lock due subscriptions: %w", err)
+		return nil, fmt.Errorf("lock subscriptions: %w", err)
 	}
 	return subs, nil
 }
 
-// AdvanceSubscriptions stores the NextPeriod and NextBillingAt of each subscription, in one
-// statement.
+// AdvanceSubscriptions stores what a scheduler pass changed in each subscription (its next
+// period and billing time, its state, a pending cancel that took effect), in one statement.
 func AdvanceSubscriptions(ctx context.Context, db DBTX, subs []billing.Subscription, now time.Time) error {
-	ids := make([]uuid.UUID, len(subs))
-	periods := make([]int, len(subs))
-	dues := make([]time.Time, len(subs))
+	n := len(subs)
+	ids, periods, dues := make([]uuid.UUID, n), make([]int, n), make([]time.Time, n)
+	statuses, cancelAts, canceledAts := make([]billing.SubscriptionStatus, n), make([]*time.Time, n), make([]*time.Time, n)
 	for i, s := range subs {
 		ids[i], periods[i], dues[i] = s.ID, s.NextPeriod, s.NextBillingAt
+		statuses[i], cancelAts[i], canceledAts[i] = s.Status, s.CancelAt, s.CanceledAt
 	}
 	_, err := db.Exec(ctx, `
-		UPDATE subscriptions s SET next_period = u.next_period, next_billing_at = u.next_billing_at, updated_at = $4
-		FROM unnest($1::uuid[], $2::int[], $3::timestamptz[]) AS u(id, next_period, next_billing_at)
-		WHERE s.id = u.id`, ids, periods, dues, now)
+		UPDATE subscriptions s SET next_period = u.next_period, next_billing_at = u.next_billing_at, status = u.status,
+			cancel_at = u.cancel_at, canceled_at = u.canceled_at, pause_until = NULL, updated_at = $7
+		FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::timestamptz[])
+			AS u(id, next_period, next_billing_at, status, cancel_at, canceled_at)
+		WHERE s.id = u.id`, ids, periods, dues, statuses, cancelAts, canceledAts, now)
 	if err != nil {
 		return fmt.Errorf("advance subscriptions: %w", err)
 	}
 	return nil
 }
 
+// UpdateSubscription stores a subscription changed by a lifecycle operation.
+func UpdateSubscription(ctx context.Context, db DBTX, s billing.Subscription) error {
+	_, err := db.Exec(ctx, `
+		UPDATE subscriptions SET payment_method_id = $2, status = $3, cancel_at = $4, canceled_at = $5,
+			pause_until = $6, next_period = $7, next_billing_at = $8, updated_at = $9
+		WHERE id = $1`,
+		s.ID, s.PaymentMethodID, s.Status, s.CancelAt, s.CanceledAt, s.PauseUntil, s.NextPeriod, s.NextBillingAt, s.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("update subscription: %w", err)
+	}
+	return nil
+}
+
 const subscriptionColumns = `id, customer_id, payment_method_id, amount, currency, billing_interval, interval_count,
 	status, anchor_at, next_period, next_billing_at, created_at, updated_at, plan_id, quantity,
-	coalesce(unit_amount, amount), trial_ends_at`
+	coalesce(unit_amount, amount), trial_ends_at, cancel_at, canceled_at, pause_until`
 
 func scanSubscription(row pgx.Row) (billing.Subscription, error) {
 	var s billing.Subscription
 	err := row.Scan(&s.ID, &s.CustomerID, &s.PaymentMethodID, &s.Price.Amount, &s.Price.Currency,
 		&s.Schedule.Interval, &s.Schedule.Count, &s.Status, &s.Schedule.Anchor, &s.NextPeriod, &s.NextBillingAt,
-		&s.CreatedAt, &s.UpdatedAt, &s.PlanID, &s.Quantity, &s.UnitPrice.Amount, &s.TrialEnd)
+		&s.CreatedAt, &s.UpdatedAt, &s.PlanID, &s.Quantity, &s.UnitPrice.Amount, &s.TrialEnd,
+		&s.CancelAt, &s.CanceledAt, &s.PauseUntil)
 	s.UnitPrice.Currency = s.Price.Currency
 	return s, err
-}
-
-// CancelSubscription ends a subscription now: no period is billed after this, and an unfinished
-// charge of it is called off (its authorization, if any, cancelled at the gateway). Canceling a
-// canceled subscription changes nothing.
-func CancelSubscription(ctx context.Context, db DBTX, id uuid.UUID, now time.Time) (billing.Subscription, error) {
-	s, err := scanSubscription(db.QueryRow(ctx, `
-		UPDATE subscriptions SET status = 'canceled', canceled_at = coalesce(canceled_at, $2),
-			updated_at = CASE WHEN status = 'canceled' THEN updated_at ELSE $2 END
-		WHERE id = $1 RETURNING `+subscriptionColumns, id, now))
-	if err != nil {
-		return s, notFound(err, "subscription "+id.String())
-	}
-	return s, nil
 }

@@ -29,6 +29,9 @@ type subscriptionOut struct {
 	Currency      string     `json:"currency"`
 	Status        string     `json:"status"`
 	TrialEnd      *time.Time `json:"trial_end"`
+	CancelAt      *time.Time `json:"cancel_at"`
+	CanceledAt    *time.Time `json:"canceled_at"`
+	PauseUntil    *time.Time `json:"pause_until"`
 	NextBillingAt time.Time  `json:"next_billing_at"`
 	CurrentPeriod *struct {
 		Index int       `json:"index"`
@@ -124,6 +127,7 @@ func TestTrialFromPlan(t *testing.T) {
 	trialEnd := start.AddDate(0, 0, 14)
 	require.Equal(t, trialEnd, *sub.TrialEnd)
 	require.Equal(t, trialEnd, sub.NextBillingAt)
+	require.Equal(t, "trialing", sub.Status)
 
 	e.waitSchedulerPasses(3)
 	require.Empty(t, e.sim.Ledger(), "nothing is charged during the trial")
@@ -133,4 +137,5 @@ func TestTrialFromPlan(t *testing.T) {
 	require.Equal(t, "succeeded", charges[0].Status)
 	require.Equal(t, trialEnd, charges[0].Period.Start)
 	require.Equal(t, trialEnd.AddDate(0, 1, 0), charges[0].Period.End)
+	require.Equal(t, "active", e.getSubscription(sub.ID).Status)
 }

@@ -1,0 +1,139 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/billing/store"
+	"github.com/recur-billing/recur/gateway"
+)
+
+// changeSubscription locks the subscription named in the path, applies op to it and stores it,
+// in tx. op's errors (a state that does not allow the change is a 409) are the answer.
+func (a *API) changeSubscription(ctx context.Context, tx pgx.Tx, r *http.Request,
+	op func(s *billing.Subscription, now time.Time) error) (int, any, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	s, err := store.LockSubscription(ctx, tx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := op(&s, a.clock.Now()); err != nil {
+		return 0, nil, err
+	}
+	if err := store.UpdateSubscription(ctx, tx, s); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, subscriptionOut(s), nil
+}
+
+// cancelSubscription ends a subscription now, or with {"at_period_end": true} when its current
+// period (or trial) ends, that end not billed. Ended now, its unfinished charge, if any, is called
+// off: an authorization is cancelled at the gateway rather than captured.
+func (a *API) cancelSubscription(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
+	var in struct {
+		AtPeriodEnd bool `json:"at_period_end"`
+	}
+	if err := decodeOptional(r, &in); err != nil {
+		return 0, nil, err
+	}
+	return a.changeSubscription(ctx, tx, r, func(s *billing.Subscription, now time.Time) error {
+		if in.AtPeriodEnd {
+			return s.CancelAtPeriodEnd(now)
+		}
+		return s.Cancel(now)
+	})
+}
+
+// undoCancel withdraws a pending cancel at period end.
+func (a *API) undoCancel(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
+	return a.changeSubscription(ctx, tx, r, (*billing.Subscription).UndoCancel)
+}
+
+// pauseSubscription stops billing until the subscription is resumed, or until {"until": time}.
+func (a *API) pauseSubscription(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
+	var in struct {
+		Until *time.Time `json:"until"`
+	}
+	if err := decodeOptional(r, &in); err != nil {
+		return 0, nil, err
+	}
+	if in.Until != nil {
+		u := in.Until.UTC()
+		in.Until = &u
+	}
+	return a.changeSubscription(ctx, tx, r, func(s *billing.Subscription, now time.Time) error {
+		return s.Pause(in.Until, now)
+	})
+}
+
+// resumeSubscription bills a paused or unpaid subscription again from the next period that
+// starts from now on.
+func (a *API) resumeSubscription(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
+	return a.changeSubscription(ctx, tx, r, func(s *billing.Subscription, now time.Time) error {
+		return s.Resume(now, now)
+	})
+}
+
+// setSubscriptionPaymentMethod bills another of the customer's payment methods from the next
+// charge on; it must carry a purpose for recurring charges.
+func (a *API) setSubscriptionPaymentMethod(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
+	var in struct {
+		PaymentMethodID string `json:"payment_method_id"`
+	}
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	pmID, err := parseID("payment_method_id", in.PaymentMethodID)
+	if err != nil {
+		return 0, nil, err
+	}
+	pm, err := store.GetPaymentMethod(ctx, tx, pmID)
+	if err != nil {
+		return 0, nil, asFieldError(err, "payment_method_id", "no such payment method")
+	}
+	if err := checkPurpose(pm, gateway.ChannelRecurring); err != nil {
+		return 0, nil, err
+	}
+	return a.changeSubscription(ctx, tx, r, func(s *billing.Subscription, now time.Time) error {
+		return s.SetPaymentMethod(pm, now)
+	})
+}
+
+// checkPurpose says, as a problem of payment_method_id, when the token carries none of the
+// purposes that a charge through channel needs.
+func checkPurpose(pm billing.PaymentMethod, channel gateway.Channel) error {
+	purposes := gateway.PurposesFor(channel)
+	if slices.ContainsFunc(purposes, func(p gateway.Purpose) bool { return slices.Contains(pm.Purposes, string(p)) }) {
+		return nil
+	}
+	names := make([]string, len(purposes))
+	for i, p := range purposes {
+		names[i] = string(p)
+	}
+	return &billing.ValidationError{Field: "payment_method_id", Reason: "the token has no " + strings.Join(names, " or ") + " purpose"}
+}
+
+// decodeOptional is decode for a body that may be left out (or empty): then dst keeps its zero
+// values.
+func decodeOptional(r *http.Request, dst any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 1<<20))
+	if err != nil {
+		return &billing.ValidationError{Field: "body", Reason: "must be at most 1 MiB"}
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return decode(r, dst)
+}
