@@ -56,6 +56,7 @@ func New(d Deps) http.Handler {
 		write.Post("/customers", a.idempotent(a.createCustomer))
 		read.Get("/customers/{id}", a.getCustomer)
 		write.Post("/customers/{id}/payment_methods", a.idempotent(a.createPaymentMethod))
+		write.Post("/customers/{id}/charges", a.idempotent(a.createCustomerCharge))
 		write.Post("/plans", a.idempotent(a.createPlan))
 		read.Get("/plans", a.listPlans)
 		read.Get("/plans/{id}", a.getPlan)

@@ -1,18 +1,22 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/recur-billing/recur/billing"
 	"github.com/recur-billing/recur/billing/store"
+	"github.com/recur-billing/recur/gateway"
+	"github.com/recur-billing/recur/jobs"
 )
 
 type chargeJSON struct {
 	ID               uuid.UUID        `json:"id"`
-	SubscriptionID   uuid.UUID        `json:"subscription_id"`
+	SubscriptionID   *uuid.UUID       `json:"subscription_id"` // null for an ad-hoc charge
 	CustomerID       uuid.UUID        `json:"customer_id"`
 	PaymentMethodID  uuid.UUID        `json:"payment_method_id"`
 	BillingRunID     *uuid.UUID       `json:"billing_run_id"`
@@ -20,7 +24,8 @@ type chargeJSON struct {
 	Amount           int64            `json:"amount"`
 	Currency         string           `json:"currency"`
 	Channel          string           `json:"channel"`
-	Period           periodJSON       `json:"period"`
+	Description      *string          `json:"description"`
+	Period           *periodJSON      `json:"period"` // null for an ad-hoc charge
 	GatewayPaymentID *string          `json:"gateway_payment_id"`
 	Failure          *billing.Failure `json:"failure"`
 	Attempts         []attemptJSON    `json:"attempts"`
@@ -51,8 +56,10 @@ func chargeOut(c billing.Charge, attempts []billing.Attempt) chargeJSON {
 	out := chargeJSON{Attempts: []attemptJSON{},
 		ID: c.ID, SubscriptionID: c.SubscriptionID, CustomerID: c.CustomerID, PaymentMethodID: c.PaymentMethodID,
 		BillingRunID: c.BillingRunID, Status: string(c.Status), Amount: c.Amount.Amount, Currency: c.Amount.Currency,
-		Channel: c.Channel, Period: periodJSON{Index: c.PeriodIndex, Start: c.PeriodStart, End: c.PeriodEnd},
-		Failure: c.Failure, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		Channel: c.Channel, Description: nonEmpty(c.Description), Failure: c.Failure, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	}
+	if !c.AdHoc() {
+		out.Period = &periodJSON{Index: c.PeriodIndex, Start: c.PeriodStart, End: c.PeriodEnd}
 	}
 	for _, a := range attempts {
 		aj := attemptJSON{Number: a.Number, Status: string(a.Status), OrderNumber: a.OrderNumber,
@@ -72,6 +79,56 @@ func nonEmpty(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// createCustomerCharge charges one of the customer's payment methods once, ad hoc: a charge on
+// channel MERCHANT, which the token must allow (UNSCHEDULED), collected by the same worker as
+// subscription charges. The charge and its job are committed together.
+func (a *API) createCustomerCharge(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
+	customerID, err := pathID(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var in struct {
+		Amount          *int64 `json:"amount"`
+		Currency        string `json:"currency"`
+		Description     string `json:"description"`
+		PaymentMethodID string `json:"payment_method_id"`
+	}
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	if in.Amount == nil {
+		return 0, nil, &billing.ValidationError{Field: "amount", Reason: "is required"}
+	}
+	pmID, err := parseID("payment_method_id", in.PaymentMethodID)
+	if err != nil {
+		return 0, nil, err
+	}
+	if _, err := store.GetCustomer(ctx, tx, customerID); err != nil {
+		return 0, nil, err
+	}
+	pm, err := store.GetPaymentMethod(ctx, tx, pmID)
+	if err != nil {
+		return 0, nil, asFieldError(err, "payment_method_id", "no such payment method")
+	}
+	if pm.CustomerID != customerID {
+		return 0, nil, &billing.ValidationError{Field: "payment_method_id", Reason: "belongs to another customer"}
+	}
+	c, err := billing.NewAdHocCharge(pm, billing.Money{Amount: *in.Amount, Currency: in.Currency}, in.Description, a.clock.Now())
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := checkPurpose(pm, gateway.Channel(c.Channel)); err != nil {
+		return 0, nil, err
+	}
+	if err := store.InsertAdHocCharge(ctx, tx, c); err != nil {
+		return 0, nil, err
+	}
+	if _, err := a.jobs.InsertTx(ctx, tx, jobs.CollectChargeArgs{ChargeID: c.ID}, nil); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, chargeOut(c, nil), nil
 }
 
 // getCharge shows a charge with every attempt and every gateway step of each.

@@ -122,8 +122,9 @@ type BillingRun struct {
 // subscription on to the period after.
 func (s *Subscription) BillNextPeriod(run uuid.UUID, now time.Time) Charge {
 	start, end := s.Schedule.Period(s.NextPeriod)
+	sub := s.ID
 	c := Charge{
-		ID: NewID(), CustomerID: s.CustomerID, PaymentMethodID: s.PaymentMethodID, SubscriptionID: s.ID,
+		ID: NewID(), CustomerID: s.CustomerID, PaymentMethodID: s.PaymentMethodID, SubscriptionID: &sub,
 		BillingRunID: &run, PeriodIndex: s.NextPeriod, PeriodStart: start, PeriodEnd: end, Amount: s.Price,
 		Channel: ChannelRecurring, Status: ChargePending, CreatedAt: now, UpdatedAt: now,
 	}

@@ -30,23 +30,45 @@ func (s ChargeStatus) Terminal() bool {
 	return s == ChargeSucceeded || s == ChargeFailed || s == ChargeCanceled || s == ChargeNeedsReview
 }
 
-// Charge is what a customer owes for one billing period of a subscription. There is at most one
-// per (subscription, period).
+// Charge is what a customer owes: for one billing period of a subscription (at most one per
+// (subscription, period)), or ad hoc, for what Description says.
 type Charge struct {
 	ID              uuid.UUID
 	CustomerID      uuid.UUID
 	PaymentMethodID uuid.UUID
-	SubscriptionID  uuid.UUID
-	BillingRunID    *uuid.UUID
-	PeriodIndex     int
-	PeriodStart     time.Time
-	PeriodEnd       time.Time
-	Amount          Money
-	Channel         string // how the gateway is asked to pay: ChannelRecurring for subscriptions
-	Status          ChargeStatus
-	Failure         *Failure
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// SubscriptionID is nil for an ad-hoc charge, which has no billing run and no period either
+	// (the period fields are zero).
+	SubscriptionID *uuid.UUID
+	BillingRunID   *uuid.UUID
+	PeriodIndex    int
+	PeriodStart    time.Time
+	PeriodEnd      time.Time
+	Amount         Money
+	Channel        string // how the gateway is asked to pay: ChannelRecurring for subscriptions
+	Description    string // what an ad-hoc charge is for; empty for subscription charges
+	Status         ChargeStatus
+	Failure        *Failure
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// AdHoc reports whether the charge belongs to no subscription.
+func (c Charge) AdHoc() bool { return c.SubscriptionID == nil }
+
+// NewAdHocCharge makes a pending ad-hoc charge of the customer's payment method, paid through
+// channel MERCHANT. The payment method's purposes are checked by the caller, which knows the
+// gateway's names for them.
+func NewAdHocCharge(pm PaymentMethod, amount Money, description string, now time.Time) (Charge, error) {
+	if err := ValidatePrice(amount); err != nil {
+		return Charge{}, err
+	}
+	if len(description) > 1000 {
+		return Charge{}, &ValidationError{Field: "description", Reason: "must be at most 1000 characters"}
+	}
+	return Charge{
+		ID: NewID(), CustomerID: pm.CustomerID, PaymentMethodID: pm.ID, Amount: amount, Channel: ChannelMerchant,
+		Description: description, Status: ChargePending, CreatedAt: now, UpdatedAt: now,
+	}, nil
 }
 
 // Payment channels of merchant-initiated charges, as the gateway names them.

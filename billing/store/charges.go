@@ -17,12 +17,12 @@ import (
 func InsertCharges(ctx context.Context, db DBTX, charges []billing.Charge) ([]uuid.UUID, error) {
 	n := len(charges)
 	var (
-		ids, customers, methods, subs = make([]uuid.UUID, n), make([]uuid.UUID, n), make([]uuid.UUID, n), make([]uuid.UUID, n)
-		runs                          = make([]*uuid.UUID, n)
-		indexes                       = make([]int, n)
-		starts, ends                  = make([]time.Time, n), make([]time.Time, n)
-		amounts                       = make([]int64, n)
-		currencies, channels          = make([]string, n), make([]string, n)
+		ids, customers, methods = make([]uuid.UUID, n), make([]uuid.UUID, n), make([]uuid.UUID, n)
+		subs, runs              = make([]*uuid.UUID, n), make([]*uuid.UUID, n)
+		indexes                 = make([]int, n)
+		starts, ends            = make([]time.Time, n), make([]time.Time, n)
+		amounts                 = make([]int64, n)
+		currencies, channels    = make([]string, n), make([]string, n)
 	)
 	for i, c := range charges {
 		ids[i], customers[i], methods[i], subs[i], runs[i] = c.ID, c.CustomerID, c.PaymentMethodID, c.SubscriptionID, c.BillingRunID
@@ -50,6 +50,23 @@ func InsertCharges(ctx context.Context, db DBTX, charges []billing.Charge) ([]uu
 		return nil, fmt.Errorf("insert charges: %w", err)
 	}
 	return inserted, nil
+}
+
+// InsertAdHocCharge stores a new ad-hoc charge: one of no subscription and no period.
+func InsertAdHocCharge(ctx context.Context, db DBTX, c billing.Charge) error {
+	if !c.AdHoc() {
+		return fmt.Errorf("insert ad-hoc charge: charge %s has a subscription", c.ID)
+	}
+	_, err := db.Exec(ctx, `
+		INSERT INTO charges (id, customer_id, payment_method_id, amount, currency, channel, description, status,
+			created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), $8, $9, $9)`,
+		c.ID, c.CustomerID, c.PaymentMethodID, c.Amount.Amount, c.Amount.Currency, c.Channel, c.Description, c.Status,
+		c.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("insert ad-hoc charge: %w", err)
+	}
+	return nil
 }
 
 // GetCharge reads a charge.
@@ -83,15 +100,20 @@ func ListCharges(ctx context.Context, db DBTX, f ChargeFilter, limit int) ([]bil
 	return charges, nil
 }
 
-const chargeColumns = `id, customer_id, payment_method_id, subscription_id, billing_run_id, period_index, period_start,
-	period_end, amount, currency, channel, status, failure_code, failure_reason, created_at, updated_at`
+// chargeColumns are what scanCharge reads. An ad-hoc charge's period is NULL: it reads as zero.
+const chargeColumns = `id, customer_id, payment_method_id, subscription_id, billing_run_id, coalesce(period_index, 0),
+	coalesce(period_start, 'epoch'), coalesce(period_end, 'epoch'), amount, currency, channel, coalesce(description, ''),
+	status, failure_code, failure_reason, created_at, updated_at`
 
 func scanCharge(row pgx.Row) (billing.Charge, error) {
 	var c billing.Charge
 	var code, reason *string
 	err := row.Scan(&c.ID, &c.CustomerID, &c.PaymentMethodID, &c.SubscriptionID, &c.BillingRunID, &c.PeriodIndex,
-		&c.PeriodStart, &c.PeriodEnd, &c.Amount.Amount, &c.Amount.Currency, &c.Channel, &c.Status, &code, &reason,
-		&c.CreatedAt, &c.UpdatedAt)
+		&c.PeriodStart, &c.PeriodEnd, &c.Amount.Amount, &c.Amount.Currency, &c.Channel, &c.Description, &c.Status,
+		&code, &reason, &c.CreatedAt, &c.UpdatedAt)
+	if c.AdHoc() {
+		c.PeriodStart, c.PeriodEnd = time.Time{}, time.Time{}
+	}
 	c.Failure = failure(code, reason)
 	return c, err
 }

@@ -121,12 +121,13 @@ func ReviewOverdue(ctx context.Context, db DBTX, reviewAfter time.Duration) (int
 }
 
 // CallOff says why a charge must not be collected any more, if it must not: it was voided, or
-// its subscription was canceled.
+// its subscription was canceled (an ad-hoc charge has none).
 func CallOff(ctx context.Context, db DBTX, id uuid.UUID) (*billing.Failure, error) {
 	var voided bool
 	var subStatus billing.SubscriptionStatus
 	err := db.QueryRow(ctx, `
-		SELECT c.void_requested_at IS NOT NULL, s.status FROM charges c JOIN subscriptions s ON s.id = c.subscription_id
+		SELECT c.void_requested_at IS NOT NULL, coalesce(s.status, '') FROM charges c
+		LEFT JOIN subscriptions s ON s.id = c.subscription_id
 		WHERE c.id = $1`, id).Scan(&voided, &subStatus)
 	switch {
 	case err != nil:

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -14,7 +15,7 @@ import (
 func periodCharge(sub billing.Subscription, n int) billing.Charge {
 	start, end := sub.Schedule.Period(n)
 	return billing.Charge{
-		ID: billing.NewID(), CustomerID: sub.CustomerID, PaymentMethodID: sub.PaymentMethodID, SubscriptionID: sub.ID,
+		ID: billing.NewID(), CustomerID: sub.CustomerID, PaymentMethodID: sub.PaymentMethodID, SubscriptionID: &sub.ID,
 		PeriodIndex: n, PeriodStart: start, PeriodEnd: end, Amount: sub.Price, Channel: "RECURRING",
 		Status: billing.ChargePending, CreatedAt: start, UpdatedAt: start,
 	}
@@ -56,4 +57,45 @@ func TestCustomerExternalIDConflict(t *testing.T) {
 
 	_, err = store.GetCustomer(ctx, db, c2.ID)
 	require.ErrorIs(t, err, billing.ErrNotFound)
+}
+
+// TestAdHocCharge: a charge of no subscription is stored without a period, is never called off
+// for want of a subscription, and finishes without touching any subscription.
+func TestAdHocCharge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	sub := storetest.Subscription(t, db, storetest.SubscriptionOpts{})
+	pm, err := store.GetPaymentMethod(ctx, db, sub.PaymentMethodID)
+	require.NoError(t, err)
+
+	c, err := billing.NewAdHocCharge(pm, billing.Money{Amount: 4200, Currency: "EUR"}, "setup fee", sub.CreatedAt)
+	require.NoError(t, err)
+	require.NoError(t, store.InsertAdHocCharge(ctx, db, c))
+	got, err := store.GetCharge(ctx, db, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, c.ID, got.ID)
+	require.Nil(t, got.SubscriptionID)
+	require.True(t, got.PeriodStart.IsZero())
+	require.Equal(t, "setup fee", got.Description)
+	require.Equal(t, billing.ChannelMerchant, got.Channel)
+
+	called, err := store.CallOff(ctx, db, c.ID)
+	require.NoError(t, err)
+	require.Nil(t, called)
+
+	run := billing.NewID()
+	_, claimed, err := store.ClaimCharge(ctx, db, c.ID, run, time.Minute)
+	require.NoError(t, err)
+	require.True(t, claimed)
+	a, err := store.OpenAttempt(ctx, db, c.ID, sub.CreatedAt)
+	require.NoError(t, err)
+	require.NoError(t, store.FinishAttempt(ctx, db, run, a.ID, billing.AttemptFailed, &billing.Failure{Code: "x"}, sub.CreatedAt))
+	after, err := store.GetSubscription(ctx, db, sub.ID)
+	require.NoError(t, err)
+	require.Equal(t, sub.Status, after.Status, "an ad-hoc charge moves no subscription")
+
+	// The schema holds the shape: a charge without a subscription is on channel MERCHANT.
+	_, err = db.Exec(ctx, `UPDATE charges SET channel = 'RECURRING' WHERE id = $1`, c.ID)
+	require.ErrorContains(t, err, "charges_subscription_or_adhoc")
 }
