@@ -89,7 +89,7 @@ func benchCmd(ctx context.Context, cfg config, args []string, getenv func(string
 		b.printf("peak RSS of this process through the pipeline runs (simulator included): %.0f MB\n", float64(rss)/(1<<20))
 	}
 
-	noop, err := b.baseline(ctx, "no-op", func(i int) river.JobArgs { return benchNoopArgs{} })
+	noop, err := b.baseline(ctx, "no-op", func(int) river.JobArgs { return benchNoopArgs{} })
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
@@ -143,11 +143,11 @@ func (b *bench) freshDB(ctx context.Context) (*pgxpool.Pool, func(), error) {
 		}
 		admin.Close(ctx)
 	}
-	url, err := store.DatabaseURL(b.adminURL, name)
+	cfg := b.cfg
+	cfg.DatabaseURL, err = store.DatabaseURL(b.adminURL, name)
 	if err == nil {
-		b.cfg.DatabaseURL = url
 		var pool *pgxpool.Pool
-		if pool, err = openMigrated(ctx, b.cfg, b.log, true); err == nil {
+		if pool, err = openMigrated(ctx, cfg, b.log, true); err == nil {
 			return pool, func() { pool.Close(); drop() }, nil
 		}
 	}
