@@ -29,6 +29,11 @@ type Gateway interface {
 	Capture(ctx context.Context, paymentID string, amount billing.Money) (Payment, error)
 	// Cancel releases an INITIALIZED or AUTHORIZED payment.
 	Cancel(ctx context.Context, paymentID string) (Payment, error)
+	// Refund gives amount of a CAPTURED payment back to the card; several refunds may add up to
+	// the captured amount, and a payment refunded in full becomes REFUNDED. A refund of a payment
+	// not yet captured cancels it instead. An UnknownOutcome error may have refunded: the gateway
+	// has no documented way to read a refund back, nor to send one again safely.
+	Refund(ctx context.Context, paymentID string, amount billing.Money) (Refund, error)
 }
 
 // Purpose is what a stored token may be used for.
@@ -132,6 +137,16 @@ type Payment struct {
 	// Brand and Last4 describe the card, once known.
 	Brand string
 	Last4 string
+}
+
+// RefundStatus is what the gateway says of a refund. EGW does not document its values.
+type RefundStatus string
+
+// Refund is the gateway's answer to a refund.
+type Refund struct {
+	ID        string
+	PaymentID string
+	Status    RefundStatus
 }
 
 // SessionStatus is the state of a token checkout session.

@@ -138,6 +138,7 @@ type PaymentInformationResponse struct {
 	Channel           gateway.Channel `json:"channel,omitempty"`
 	MerchantReference string          `json:"merchantReference,omitempty"`
 	PaymentMethod     *PaymentMethod  `json:"paymentMethod,omitempty"`
+	RefundedAmount    *Amount         `json:"refundedAmount,omitempty"`
 }
 
 // CreateTokenCheckoutSessionRequest is the body of POST payments/{paymentId}/sessions/token.
@@ -169,6 +170,20 @@ type PaymentStatusResponse struct {
 	PaymentStatus gateway.PaymentStatus `json:"paymentStatus"`
 }
 
+// RefundRequest is the body of POST refunds, which EGW documents outside the OpenAPI document.
+type RefundRequest struct {
+	PaymentID        string `json:"paymentId"`
+	InstructedAmount Amount `json:"instructedAmount"`
+}
+
+// RefundResponse answers POST refunds. EGW does not document the values of RefundStatus; the
+// simulator answers REFUNDED, or CANCELLED for a payment that was not yet captured.
+type RefundResponse struct {
+	PaymentID    string               `json:"paymentId"`
+	RefundID     string               `json:"refundId"`
+	RefundStatus gateway.RefundStatus `json:"refundStatus"`
+}
+
 // ErrorResponse is the body of EGW's error answers.
 type ErrorResponse struct {
 	APIClientMessages []APIClientMessage `json:"apiClientMessages"`
@@ -197,6 +212,8 @@ func (r *InitiatePaymentResponse) complete() error { return need(r.PaymentID, st
 func (r *CheckoutSessionInformationResponse) complete() error { return need(string(r.SessionStatus)) }
 
 func (r *PaymentStatusResponse) complete() error { return need(r.PaymentID, string(r.PaymentStatus)) }
+
+func (r *RefundResponse) complete() error { return need(r.PaymentID, string(r.RefundStatus)) }
 
 func need(fields ...string) error {
 	for _, f := range fields {

@@ -14,6 +14,10 @@
 //	GET   /egw/{version}/payments/{paymentId}
 //	PATCH /egw/{version}/payments/{paymentId}/capture
 //	PATCH /egw/{version}/payments/{paymentId}/cancel
+//	POST  /egw/{version}/refunds                         {paymentId, instructedAmount}: refunds part
+//	                                                     or all of a captured payment (REFUNDED once
+//	                                                     all is), cancels one not yet captured; more
+//	                                                     than is left is a 400 (not in the contract)
 //	GET   /sim/ledger                                    the ledger as JSON
 //	GET   /sim/faults                                    the faults injected so far (Faults)
 //	POST  /sim/faults                                    script a fault (FailNext, FailAlways)

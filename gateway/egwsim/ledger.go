@@ -19,6 +19,8 @@ type Entry struct {
 	Instructed        billing.Money         `json:"instructed"`
 	Authorized        billing.Money         `json:"authorized"` // zero unless authorized
 	Captured          billing.Money         `json:"captured"`   // zero unless captured
+	Refunded          billing.Money         `json:"refunded"`   // zero until refunded; the sum of Refunds
+	Refunds           []Refund              `json:"refunds,omitempty"`
 	Cancelled         bool                  `json:"cancelled"`
 	DeclineCode       string                `json:"declineCode,omitempty"` // why it FAILED
 	CreatedAt         time.Time             `json:"createdAt"`
@@ -27,6 +29,13 @@ type Entry struct {
 	FailedAt          time.Time             `json:"failedAt,omitzero"`
 	CapturedAt        time.Time             `json:"capturedAt,omitzero"`
 	CancelledAt       time.Time             `json:"cancelledAt,omitzero"`
+}
+
+// Refund is one refund of a captured payment.
+type Refund struct {
+	RefundID  string        `json:"refundId"`
+	Amount    billing.Money `json:"amount"`
+	CreatedAt time.Time     `json:"createdAt"`
 }
 
 // Ledger returns every payment, oldest first, as of the simulator's clock.

@@ -135,6 +135,10 @@ func (s *Sim) getPayment(r request) reply {
 		Channel:                 p.Channel,
 		MerchantReference:       p.MerchantReference,
 	}
+	if p.Refunded.Amount > 0 {
+		refunded, _ := egw.AmountOf(p.Refunded)
+		info.RefundedAmount = &refunded
+	}
 	if p.TokenID != "" {
 		info.PaymentMethod = &egw.PaymentMethod{Type: "CARD", GatewayTokenID: p.TokenID, Card: &egw.Card{
 			Brand: p.card.Brand, CardholderName: p.card.CardholderName, Expiry: expiryOf(p.card), LastFourDigits: p.card.Last4,
@@ -183,6 +187,54 @@ func (s *Sim) cancel(r request) reply {
 	p.Status, p.Cancelled, p.CancelledAt = gateway.PaymentCancelled, true, s.opts.Clock.Now()
 	return ok(egw.PaymentStatusResponse{PaymentID: p.PaymentID, PaymentStatus: p.Status})
 }
+
+// refund refunds part or all of a captured payment; it cancels a payment not yet captured.
+// Refunds beyond the captured amount are refused.
+func (s *Sim) refund(r request) reply {
+	var req egw.RefundRequest
+	if err := json.Unmarshal(r.body, &req); err != nil || req.PaymentID == "" {
+		return fail(http.StatusBadRequest, CodeInvalidRequest, "paymentId and instructedAmount are required")
+	}
+	p := s.find(req.PaymentID)
+	if p == nil {
+		return fail(http.StatusNotFound, CodeNotFound, "payment %s not found", req.PaymentID)
+	}
+	amount, err := req.InstructedAmount.Money()
+	switch {
+	case err != nil:
+		return fail(http.StatusBadRequest, CodeInvalidRequest, "instructedAmount: %v", err)
+	case amount.Currency != p.Instructed.Currency || amount.Amount <= 0:
+		return fail(http.StatusBadRequest, CodeInvalidRequest, "refund amount %s is not a positive %s amount", amount, p.Instructed.Currency)
+	}
+	now := s.opts.Clock.Now()
+	switch p.Status {
+	case gateway.PaymentInitialized, gateway.PaymentAuthorized:
+		p.Status, p.Cancelled, p.CancelledAt = gateway.PaymentCancelled, true, now
+		return ok(egw.RefundResponse{PaymentID: p.PaymentID, RefundID: uuid.NewString(), RefundStatus: RefundCancelled})
+	case gateway.PaymentCaptured, gateway.PaymentSettled, gateway.PaymentRefunded:
+	default:
+		return fail(http.StatusConflict, CodeInvalidState, "payment %s is %s: only captured payments can be refunded", p.PaymentID, p.Status)
+	}
+	if p.Refunded.Currency == "" {
+		p.Refunded = billing.Money{Currency: p.Captured.Currency}
+	}
+	if p.Refunded.Amount+amount.Amount > p.Captured.Amount {
+		return fail(http.StatusBadRequest, CodeAmountExceedsCaptured, "refund of %s exceeds what is left of the captured %s (refunded %s)", amount, p.Captured, p.Refunded)
+	}
+	rf := Refund{RefundID: uuid.NewString(), Amount: amount, CreatedAt: now}
+	p.Refunds = append(p.Refunds, rf)
+	p.Refunded.Amount += amount.Amount
+	if p.Refunded.Amount == p.Captured.Amount {
+		p.Status = gateway.PaymentRefunded
+	}
+	return ok(egw.RefundResponse{PaymentID: p.PaymentID, RefundID: rf.RefundID, RefundStatus: RefundRefunded})
+}
+
+// Refund statuses the simulator answers; EGW does not document its own.
+const (
+	RefundRefunded  gateway.RefundStatus = "REFUNDED"
+	RefundCancelled gateway.RefundStatus = "CANCELLED" // the payment was not captured: it was cancelled
+)
 
 func (s *Sim) initiateResponse(p *payment) egw.InitiatePaymentResponse {
 	amount, _ := egw.AmountOf(p.Instructed) // parsed from a decimal, so it formats back

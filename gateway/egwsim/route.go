@@ -21,6 +21,7 @@ const (
 	CodeNotFound                = "NOT_FOUND"                 // 404: unknown token or payment
 	CodeInvalidState            = "INVALID_STATE"             // 409: not allowed in the payment's state
 	CodeAmountExceedsAuthorized = "AMOUNT_EXCEEDS_AUTHORIZED" // 400: capture above the authorization
+	CodeAmountExceedsCaptured   = "AMOUNT_EXCEEDS_CAPTURED"   // 400: refunds above the captured amount
 	CodeSimulatedFault          = "SIMULATED_FAULT"           // a Fault's answer
 )
 
@@ -36,10 +37,13 @@ const (
 	OpGetPayment         Operation = "getPaymentInformation"
 	OpCapture            Operation = "capturePayment"
 	OpCancel             Operation = "cancelPayment"
+	// OpRefund is POST refunds, which EGW documents outside the OpenAPI document: the name is
+	// the simulator's.
+	OpRefund Operation = "refundPayment"
 )
 
 // operations are all the simulated operations.
-var operations = []Operation{OpGetToken, OpDeactivateToken, OpInitiateMitPayment, OpCreateTokenSession, OpGetPayment, OpCapture, OpCancel}
+var operations = []Operation{OpGetToken, OpDeactivateToken, OpInitiateMitPayment, OpCreateTokenSession, OpGetPayment, OpCapture, OpCancel, OpRefund}
 
 // reply is an operation's answer: a status and a JSON body.
 type reply struct {

@@ -172,5 +172,6 @@ func (s *Sim) Handler() http.Handler {
 	s.route(mux, OpGetPayment, "GET /egw/{version}/payments/{paymentId}", s.getPayment)
 	s.route(mux, OpCapture, "PATCH /egw/{version}/payments/{paymentId}/capture", s.capture)
 	s.route(mux, OpCancel, "PATCH /egw/{version}/payments/{paymentId}/cancel", s.cancel)
+	s.route(mux, OpRefund, "POST /egw/{version}/refunds", s.refund)
 	return mux
 }

@@ -14,7 +14,7 @@ import (
 // Call is one finished gateway call.
 type Call struct {
 	// Op is the operation: get_token, create_mit_payment, start_token_session, get_payment,
-	// capture or cancel.
+	// capture, cancel or refund.
 	Op string
 	// Outcome is "ok", or the class of the error (transient, unknown_outcome, declined, permanent).
 	Outcome string
@@ -64,6 +64,11 @@ func (g *Gateway) Capture(ctx context.Context, paymentID string, amount billing.
 // Cancel calls the wrapped gateway's Cancel.
 func (g *Gateway) Cancel(ctx context.Context, paymentID string) (gateway.Payment, error) {
 	return timeCall(g, "cancel", func() (gateway.Payment, error) { return g.next.Cancel(ctx, paymentID) })
+}
+
+// Refund calls the wrapped gateway's Refund.
+func (g *Gateway) Refund(ctx context.Context, paymentID string, amount billing.Money) (gateway.Refund, error) {
+	return timeCall(g, "refund", func() (gateway.Refund, error) { return g.next.Refund(ctx, paymentID, amount) })
 }
 
 // timeCall runs call and records it as op.

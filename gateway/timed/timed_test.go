@@ -31,6 +31,9 @@ func (s stub) Capture(context.Context, string, billing.Money) (gateway.Payment, 
 func (s stub) Cancel(context.Context, string) (gateway.Payment, error) {
 	return gateway.Payment{}, s.err
 }
+func (s stub) Refund(context.Context, string, billing.Money) (gateway.Refund, error) {
+	return gateway.Refund{}, s.err
+}
 
 func TestEveryCallIsRecordedWithItsOutcome(t *testing.T) {
 	t.Parallel()
