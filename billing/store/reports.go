@@ -218,8 +218,9 @@ func EachRevenue(ctx context.Context, db DBTX, f RevenueFilter, fn func(RevenueR
 	return nil
 }
 
-// AtRisk is a subscription that may not be paid at its next billing: it is past due (its latest
-// charge failed or waits for review), or its card expires before its next billing date.
+// AtRisk is a subscription that may not be paid at its next billing: it is past due (in status
+// past_due or unpaid, or its latest charge failed or waits for review), or its card expires
+// before its next billing date.
 type AtRisk struct {
 	SubscriptionID     uuid.UUID
 	CustomerID         uuid.UUID
@@ -242,13 +243,13 @@ type AtRiskFilter struct {
 	Limit         int        // at most this many; 0: no limit
 }
 
-// EachAtRisk calls fn with each subscription at risk that is not canceled, the soonest billed
-// first. A card is good until the end of its expiry month (UTC).
+// EachAtRisk calls fn with each subscription at risk that is not canceled or paused, the soonest
+// billed first. A card is good until the end of its expiry month (UTC).
 func EachAtRisk(ctx context.Context, db DBTX, f AtRiskFilter, fn func(AtRisk) error) error {
 	rows, err := db.Query(ctx, `
 		SELECT * FROM (
 			SELECT s.id, s.customer_id, cu.external_id, cu.name, s.amount, s.currency, s.next_billing_at,
-				(s.status = 'past_due' OR coalesce(last.status IN ('failed', 'needs_review'), false)) AS past_due,
+				(s.status IN ('past_due', 'unpaid') OR coalesce(last.status IN ('failed', 'needs_review'), false)) AS past_due,
 				make_timestamptz(pm.exp_year + pm.exp_month / 12, pm.exp_month % 12 + 1, 1, 0, 0, 0, 'UTC')
 					<= s.next_billing_at AS card_expiring,
 				pm.brand, pm.last4, pm.exp_month, pm.exp_year, last.failure_code, last.failure_reason
@@ -259,7 +260,7 @@ func EachAtRisk(ctx context.Context, db DBTX, f AtRiskFilter, fn func(AtRisk) er
 				SELECT status, failure_code, failure_reason FROM charges
 				WHERE subscription_id = s.id ORDER BY period_start DESC LIMIT 1
 			) last ON true
-			WHERE s.status <> 'canceled'
+			WHERE s.status NOT IN ('canceled', 'paused')
 				AND ($1::uuid IS NULL OR (s.next_billing_at, s.id) > (SELECT next_billing_at, id FROM subscriptions WHERE id = $1))
 		) s
 		WHERE past_due OR card_expiring
