@@ -26,6 +26,7 @@ type subscriptionJSON struct {
 	Currency        string      `json:"currency"`
 	Interval        string      `json:"interval"`
 	IntervalCount   int         `json:"interval_count"`
+	TimeZone        string      `json:"time_zone"`
 	Status          string      `json:"status"`
 	TrialEnd        *time.Time  `json:"trial_end"`
 	CancelAt        *time.Time  `json:"cancel_at"`
@@ -47,7 +48,8 @@ func subscriptionOut(s billing.Subscription) subscriptionJSON {
 		ID: s.ID, CustomerID: s.CustomerID, PaymentMethodID: s.PaymentMethodID, PlanID: s.PlanID,
 		UnitAmount: s.UnitPrice.Amount, Quantity: s.Quantity, Amount: s.Price.Amount,
 		Currency: s.Price.Currency, Interval: string(s.Schedule.Interval), IntervalCount: s.Schedule.Count,
-		Status: string(s.Status), TrialEnd: s.TrialEnd, CancelAt: s.CancelAt, CanceledAt: s.CanceledAt, PauseUntil: s.PauseUntil, NextBillingAt: s.NextBillingAt, CreatedAt: s.CreatedAt,
+		TimeZone: s.Schedule.Zone().String(),
+		Status:   string(s.Status), TrialEnd: s.TrialEnd, CancelAt: s.CancelAt, CanceledAt: s.CanceledAt, PauseUntil: s.PauseUntil, NextBillingAt: s.NextBillingAt, CreatedAt: s.CreatedAt,
 	}
 	if start, end, ok := s.CurrentPeriod(); ok {
 		out.CurrentPeriod = &periodJSON{Index: s.NextPeriod - 1, Start: start, End: end}
@@ -66,6 +68,7 @@ type subscriptionIn struct {
 	IntervalCount   *int    `json:"interval_count"`
 	Quantity        *int    `json:"quantity"`
 	TrialDays       *int    `json:"trial_days"`
+	TimeZone        *string `json:"time_zone"`
 }
 
 // terms reads the price, cycle and trial: from the plan when plan_id is given (an inactive plan
@@ -111,6 +114,13 @@ func (in subscriptionIn) terms(ctx context.Context, tx pgx.Tx) (billing.Subscrip
 	}
 	if in.TrialDays != nil {
 		t.TrialDays = *in.TrialDays
+	}
+	if in.TimeZone != nil {
+		loc, err := billing.LoadZone(*in.TimeZone)
+		if err != nil {
+			return t, err
+		}
+		t.Location = loc
 	}
 	return t, nil
 }

@@ -75,13 +75,15 @@ type SubscriptionTerms struct {
 	Interval        Interval
 	Count           int
 	TrialDays       int
+	// Location is the time zone of the billing day (nil is UTC); see Schedule.
+	Location *time.Location
 }
 
 // NewSubscription checks terms and returns a new subscription made at now. Without a trial it is
 // active and its first period starts at now; with one it is trialing, and its first period starts
-// (and is billed) when the trial ends.
+// (and is billed) when the trial ends, at the same local time of day in the subscription's zone.
 func NewSubscription(t SubscriptionTerms, now time.Time) (Subscription, error) {
-	sched := Schedule{Anchor: now, Interval: t.Interval, Count: t.Count}
+	sched := Schedule{Anchor: now, Interval: t.Interval, Count: t.Count, Location: t.Location}
 	if err := firstError(ValidatePrice(t.UnitPrice), sched.Validate(), ValidateTrialDays(t.TrialDays)); err != nil {
 		return Subscription{}, err
 	}
@@ -95,7 +97,7 @@ func NewSubscription(t SubscriptionTerms, now time.Time) (Subscription, error) {
 		CreatedAt: now, UpdatedAt: now,
 	}
 	if t.TrialDays > 0 {
-		end := now.AddDate(0, 0, t.TrialDays)
+		end := Schedule{Anchor: now, Interval: Day, Count: t.TrialDays, Location: t.Location}.PeriodStart(1)
 		s.TrialEnd, s.Schedule.Anchor, s.Status = &end, end, SubscriptionTrialing
 	}
 	s.NextBillingAt = s.Schedule.PeriodStart(0)

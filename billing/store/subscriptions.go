@@ -16,11 +16,11 @@ func CreateSubscription(ctx context.Context, db DBTX, s billing.Subscription) er
 	_, err := db.Exec(ctx, `
 		INSERT INTO subscriptions (id, customer_id, payment_method_id, amount, currency, billing_interval,
 			interval_count, status, anchor_at, next_period, next_billing_at, created_at, updated_at,
-			plan_id, quantity, unit_amount, trial_ends_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16)`,
+			plan_id, quantity, unit_amount, trial_ends_at, time_zone)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17)`,
 		s.ID, s.CustomerID, s.PaymentMethodID, s.Price.Amount, s.Price.Currency, s.Schedule.Interval,
 		s.Schedule.Count, s.Status, s.Schedule.Anchor, s.NextPeriod, s.NextBillingAt, s.CreatedAt,
-		s.PlanID, s.Quantity, s.UnitPrice.Amount, s.TrialEnd)
+		s.PlanID, s.Quantity, s.UnitPrice.Amount, s.TrialEnd, s.Schedule.Zone().String())
 	if err != nil {
 		return fmt.Errorf("create subscription: %w", err)
 	}
@@ -121,14 +121,23 @@ func UpdateSubscription(ctx context.Context, db DBTX, s billing.Subscription) er
 
 const subscriptionColumns = `id, customer_id, payment_method_id, amount, currency, billing_interval, interval_count,
 	status, anchor_at, next_period, next_billing_at, created_at, updated_at, plan_id, quantity,
-	coalesce(unit_amount, amount), trial_ends_at, cancel_at, canceled_at, pause_until`
+	coalesce(unit_amount, amount), trial_ends_at, cancel_at, canceled_at, pause_until, time_zone`
 
 func scanSubscription(row pgx.Row) (billing.Subscription, error) {
 	var s billing.Subscription
+	var zone string
 	err := row.Scan(&s.ID, &s.CustomerID, &s.PaymentMethodID, &s.Price.Amount, &s.Price.Currency,
 		&s.Schedule.Interval, &s.Schedule.Count, &s.Status, &s.Schedule.Anchor, &s.NextPeriod, &s.NextBillingAt,
 		&s.CreatedAt, &s.UpdatedAt, &s.PlanID, &s.Quantity, &s.UnitPrice.Amount, &s.TrialEnd,
-		&s.CancelAt, &s.CanceledAt, &s.PauseUntil)
+		&s.CancelAt, &s.CanceledAt, &s.PauseUntil, &zone)
+	if err != nil {
+		return s, err
+	}
 	s.UnitPrice.Currency = s.Price.Currency
-	return s, err
+	// A zone that this binary's tz database does not know (one stored by a newer build) must not
+	// be billed on a guessed calendar: reading the subscription fails instead.
+	if s.Schedule.Location, err = billing.LoadZone(zone); err != nil {
+		return s, fmt.Errorf("subscription %s: unknown time zone %q", s.ID, zone)
+	}
+	return s, nil
 }
