@@ -70,6 +70,7 @@ func New(d Deps) http.Handler {
 		read.Get("/subscriptions/{id}/charges", a.listSubscriptionCharges)
 		read.Get("/charges/{id}", a.getCharge)
 		write.Post("/charges/{id}/void", a.idempotent(a.voidCharge))
+		write.Post("/charges/{id}/refunds", a.idempotent(a.createRefund))
 		read.Get("/billing_runs", a.listBillingRuns)
 		read.Get("/billing_runs/{id}", a.getBillingRun)
 		read.Get("/billing_runs/{id}/charges", a.listBillingRunCharges)

@@ -20,5 +20,5 @@ func (a *API) voidCharge(ctx context.Context, tx pgx.Tx, r *http.Request) (int, 
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusAccepted, chargeOut(c, nil), nil
+	return http.StatusAccepted, chargeOut(c, nil, nil), nil
 }

@@ -29,6 +29,9 @@ type chargeJSON struct {
 	GatewayPaymentID *string          `json:"gateway_payment_id"`
 	Failure          *billing.Failure `json:"failure"`
 	Attempts         []attemptJSON    `json:"attempts"`
+	Refunds          []refundJSON     `json:"refunds"`
+	AmountRefunded   int64            `json:"amount_refunded"`   // by succeeded refunds
+	AmountRefundable int64            `json:"amount_refundable"` // of a succeeded charge: what no refund holds yet
 	CreatedAt        time.Time        `json:"created_at"`
 	UpdatedAt        time.Time        `json:"updated_at"`
 }
@@ -52,8 +55,8 @@ type stepJSON struct {
 	FinishedAt *time.Time `json:"finished_at"`
 }
 
-func chargeOut(c billing.Charge, attempts []billing.Attempt) chargeJSON {
-	out := chargeJSON{Attempts: []attemptJSON{},
+func chargeOut(c billing.Charge, attempts []billing.Attempt, refunds []billing.Refund) chargeJSON {
+	out := chargeJSON{Attempts: []attemptJSON{}, Refunds: []refundJSON{},
 		ID: c.ID, SubscriptionID: c.SubscriptionID, CustomerID: c.CustomerID, PaymentMethodID: c.PaymentMethodID,
 		BillingRunID: c.BillingRunID, Status: string(c.Status), Amount: c.Amount.Amount, Currency: c.Amount.Currency,
 		Channel: c.Channel, Description: nonEmpty(c.Description), Failure: c.Failure, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
@@ -70,6 +73,18 @@ func chargeOut(c billing.Charge, attempts []billing.Attempt) chargeJSON {
 		}
 		out.Attempts = append(out.Attempts, aj)
 		out.GatewayPaymentID = aj.GatewayPaymentID // the latest attempt's
+	}
+	if c.Status == billing.ChargeSucceeded {
+		out.AmountRefundable = c.Amount.Amount
+	}
+	for _, r := range refunds {
+		out.Refunds = append(out.Refunds, refundOut(r))
+		if r.Status == billing.RefundSucceeded {
+			out.AmountRefunded += r.Amount.Amount
+		}
+		if r.Status.Holds() {
+			out.AmountRefundable -= r.Amount.Amount
+		}
 	}
 	return out
 }
@@ -128,10 +143,10 @@ func (a *API) createCustomerCharge(ctx context.Context, tx pgx.Tx, r *http.Reque
 	if _, err := a.jobs.InsertTx(ctx, tx, jobs.CollectChargeArgs{ChargeID: c.ID}, nil); err != nil {
 		return 0, nil, err
 	}
-	return http.StatusCreated, chargeOut(c, nil), nil
+	return http.StatusCreated, chargeOut(c, nil, nil), nil
 }
 
-// getCharge shows a charge with every attempt and every gateway step of each.
+// getCharge shows a charge with every attempt and every gateway step of each, and its refunds.
 func (a *API) getCharge(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
@@ -148,7 +163,12 @@ func (a *API) getCharge(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, chargeOut(c, attempts[c.ID]))
+	refunds, err := store.ListRefunds(r.Context(), a.db, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, chargeOut(c, attempts[c.ID], refunds[c.ID]))
 }
 
 func (a *API) listSubscriptionCharges(w http.ResponseWriter, r *http.Request) {
@@ -197,9 +217,14 @@ func (a *API) listCharges(w http.ResponseWriter, r *http.Request, filter func(uu
 		a.fail(w, r, err)
 		return
 	}
+	refunds, err := store.ListRefunds(r.Context(), a.db, ids...)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	out := make([]chargeJSON, len(charges))
 	for i, c := range charges {
-		out[i] = chargeOut(c, attempts[c.ID])
+		out[i] = chargeOut(c, attempts[c.ID], refunds[c.ID])
 	}
 	writeJSON(w, http.StatusOK, page(out, n))
 }

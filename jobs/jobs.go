@@ -1,5 +1,6 @@
 // Package jobs runs Recur's background work on River: a periodic scheduler that turns due
-// subscriptions into charges, and a worker per charge that collects it at the gateway.
+// subscriptions into charges, a worker per charge that collects it at the gateway, and a worker
+// per refund that sends it.
 package jobs
 
 import (
@@ -108,6 +109,7 @@ func NewClient(deps Deps, cfg Config) (*Client, error) {
 	river.AddWorker(workers, &ReapIdempotencyKeysWorker{deps: deps})
 	river.AddWorker(workers, &CollectChargeWorker{deps: deps, cfg: cfg})
 	river.AddWorker(workers, &ReconcileChargesWorker{deps: deps, cfg: cfg})
+	river.AddWorker(workers, &RefundChargeWorker{deps: deps})
 
 	rc := &river.Config{
 		// River reports routine producer counts at Info every few seconds; keep its warnings.

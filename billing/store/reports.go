@@ -160,21 +160,19 @@ func EachRunCharge(ctx context.Context, db DBTX, f ChargeRowFilter, fn func(Char
 	return nil
 }
 
-// Charge statuses that revenue reports sum. Refunded is counted once charges can be refunded;
-// until then it is always zero.
+// Charge statuses that revenue reports sum.
 const (
 	revenueCollected = billing.ChargeSucceeded
 	revenueFailed    = billing.ChargeFailed
-	revenueRefunded  = billing.ChargeStatus("refunded")
 )
 
 // RevenueRow sums the charges of one currency that reached an outcome in one day or month (UTC).
 type RevenueRow struct {
 	PeriodStart time.Time
 	Currency    string
-	Collected   Total // succeeded: captured at the gateway
+	Collected   Total // succeeded: captured at the gateway (a refunded charge stays collected)
 	Failed      Total
-	Refunded    Total
+	Refunded    Total // succeeded refunds, counted on the day they succeeded
 }
 
 // Revenue intervals.
@@ -184,7 +182,7 @@ const (
 )
 
 // RevenueFilter selects the periods of a revenue report. A charge counts on the day it reached
-// its status (its last change).
+// its status (its last change), a refund on the day it succeeded.
 type RevenueFilter struct {
 	Interval string    // RevenueByDay or RevenueByMonth
 	From, To time.Time // charges that reached their status at or after From and before To
@@ -198,14 +196,24 @@ func EachRevenue(ctx context.Context, db DBTX, f RevenueFilter, fn func(RevenueR
 		return &billing.ValidationError{Field: "interval", Reason: "must be day or month"}
 	}
 	rows, err := db.Query(ctx, `
-		SELECT date_trunc($1, updated_at, 'UTC'), currency,
-			count(*) FILTER (WHERE status = $5), coalesce(sum(amount) FILTER (WHERE status = $5), 0)::bigint,
-			count(*) FILTER (WHERE status = $6), coalesce(sum(amount) FILTER (WHERE status = $6), 0)::bigint,
-			count(*) FILTER (WHERE status = $7), coalesce(sum(amount) FILTER (WHERE status = $7), 0)::bigint
-		FROM charges
-		WHERE updated_at >= $2 AND updated_at < $3 AND status IN ($5, $6, $7) AND ($4 = '' OR currency = $4)
+		SELECT period, currency, sum(cc)::bigint, sum(ca)::bigint, sum(fc)::bigint, sum(fa)::bigint,
+			sum(rc)::bigint, sum(ra)::bigint
+		FROM (
+			SELECT date_trunc($1, updated_at, 'UTC') AS period, currency,
+				count(*) FILTER (WHERE status = $5) AS cc, coalesce(sum(amount) FILTER (WHERE status = $5), 0) AS ca,
+				count(*) FILTER (WHERE status = $6) AS fc, coalesce(sum(amount) FILTER (WHERE status = $6), 0) AS fa,
+				0 AS rc, 0 AS ra
+			FROM charges
+			WHERE updated_at >= $2 AND updated_at < $3 AND status IN ($5, $6) AND ($4 = '' OR currency = $4)
+			GROUP BY 1, 2
+			UNION ALL
+			SELECT date_trunc($1, updated_at, 'UTC'), currency, 0, 0, 0, 0, count(*), sum(amount)
+			FROM refunds
+			WHERE updated_at >= $2 AND updated_at < $3 AND status = 'succeeded' AND ($4 = '' OR currency = $4)
+			GROUP BY 1, 2
+		) t
 		GROUP BY 1, 2 ORDER BY 1, 2`,
-		f.Interval, f.From, f.To, f.Currency, revenueCollected, revenueFailed, revenueRefunded)
+		f.Interval, f.From, f.To, f.Currency, revenueCollected, revenueFailed)
 	if err != nil {
 		return fmt.Errorf("revenue report: %w", err)
 	}
