@@ -25,20 +25,19 @@ func (e *testEnv) slowToken(processing time.Duration) string {
 	return tok.ID
 }
 
-// processingCharge subscribes with a slow token and waits until its first charge waits on the
-// gateway; it returns the subscription's and the charge's ids.
+// processingCharge subscribes with a slow token and waits until the worker has seen its first
+// charge's payment SENT_FOR_PROCESSING at the gateway (and so snoozes); it returns the
+// subscription's and the charge's ids.
 func (e *testEnv) processingCharge() (subID, chargeID string) {
 	e.t.Helper()
 	subID = e.subscribe(e.slowToken(time.Hour))
-	var page struct {
-		Data []chargeOut `json:"data"`
-	}
 	require.Eventually(e.t, func() bool {
-		e.do(http.MethodGet, "/v1/subscriptions/"+subID+"/charges", nil, &page)
-		payments := e.sim.Ledger()
-		return len(page.Data) == 1 && len(payments) == 1 && payments[0].Status == gateway.PaymentSentForProcessing
+		err := e.db.QueryRow(context.Background(), `
+			SELECT c.id FROM charges c JOIN charge_attempts a ON a.charge_id = c.id JOIN charge_steps s ON s.attempt_id = a.id
+			WHERE c.subscription_id = $1 AND s.step = 'get_payment' AND s.detail LIKE '%SENT_FOR_PROCESSING'`, subID).Scan(&chargeID)
+		return err == nil
 	}, 10*time.Second, 20*time.Millisecond)
-	return subID, page.Data[0].ID
+	return subID, chargeID
 }
 
 // TestCalledOffChargesCancelTheirAuthorization voids a charge, or cancels its subscription, while
