@@ -388,9 +388,11 @@ type chargeData struct {
 	Charge   billing.Charge
 	Customer billing.Customer
 	Attempts []billing.Attempt
+	Refunds  []billing.Refund
 }
 
-// chargePage shows a charge with the timeline of its attempts and their gateway steps.
+// chargePage shows a charge with the timeline of its attempts and their gateway steps, and its
+// refunds.
 func (a *API) chargePage(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
@@ -412,8 +414,14 @@ func (a *API) chargePage(w http.ResponseWriter, r *http.Request) {
 		a.webFail(w, r, err)
 		return
 	}
+	refunds, err := store.ListRefunds(r.Context(), a.db, id)
+	if err != nil {
+		a.webFail(w, r, err)
+		return
+	}
 	title := "Charge of " + c.Amount.String() + " to " + cus.Name
-	a.render(w, r, http.StatusOK, "charge.html", pageData{Title: title, Nav: "runs", Data: chargeData{Charge: c, Customer: cus, Attempts: attempts[id]}})
+	a.render(w, r, http.StatusOK, "charge.html", pageData{Title: title, Nav: "runs",
+		Data: chargeData{Charge: c, Customer: cus, Attempts: attempts[id], Refunds: refunds[id]}})
 }
 
 // revenueData is the revenue page.
