@@ -22,30 +22,51 @@ import (
 	"github.com/recur-billing/recur/billing/store/storetest"
 )
 
-// smallReads dials with a 16 KiB receive buffer, so that a reader that stops reading holds up
-// its sender after a little data rather than after the tens of MiB a loopback buffer grows to.
-// widen gives the connections it made a large buffer again, so that the rest flows fast.
-type smallReads struct {
-	mu    sync.Mutex
-	conns []*net.TCPConn
+// smallBuffers makes connections with 16 KiB socket buffers: dialled ones receive, accepted ones
+// send through one. A reader that stops reading then holds up its sender after a little data
+// rather than after the MiBs that loopback buffers grow to. widen gives them large buffers again,
+// so that the rest flows fast.
+type smallBuffers struct {
+	net.Listener // accepts connections with a small send buffer
+	mu           sync.Mutex
+	conns        []*net.TCPConn
 }
 
-func (s *smallReads) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+func (s *smallBuffers) keep(c net.Conn, set func(*net.TCPConn) error) error {
+	tcp, ok := c.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	s.mu.Lock()
+	s.conns = append(s.conns, tcp)
+	s.mu.Unlock()
+	return set(tcp)
+}
+
+func (s *smallBuffers) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-	if tcp, ok := c.(*net.TCPConn); ok && err == nil {
-		s.mu.Lock()
-		s.conns = append(s.conns, tcp)
-		s.mu.Unlock()
-		err = tcp.SetReadBuffer(16 << 10)
+	if err == nil {
+		err = s.keep(c, func(c *net.TCPConn) error { return c.SetReadBuffer(16 << 10) })
 	}
 	return c, err
 }
 
-func (s *smallReads) widen() {
+// Accept accepts a connection of the listener with a small send buffer.
+func (s *smallBuffers) Accept() (net.Conn, error) {
+	c, err := s.Listener.Accept()
+	if err == nil {
+		err = s.keep(c, func(c *net.TCPConn) error { return c.SetWriteBuffer(16 << 10) })
+	}
+	return c, err
+}
+
+func (s *smallBuffers) widen() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.conns {
-		_ = c.SetReadBuffer(8 << 20) // fails on connections already closed, which need nothing
+		// These fail on connections already closed, which need nothing.
+		_ = c.SetReadBuffer(8 << 20)
+		_ = c.SetWriteBuffer(8 << 20)
 	}
 }
 
@@ -53,13 +74,14 @@ func (s *smallReads) widen() {
 // reading after the first row: the rows come as PostgreSQL sends them, so it is then still
 // sending (blocked writing to the server), and the rest follows when the client reads on. An
 // export that collected its rows first would have finished its query before the first byte.
+// The rows (some 20 MB from PostgreSQL) are several times what its socket buffer can hold.
 func TestCSVExportStreamsFromTheDatabase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	const charges = 100_000
 	cfg, err := pgxpool.ParseConfig(storetest.NewURL(t))
 	require.NoError(t, err)
-	small := &smallReads{}
+	small := &smallBuffers{}
 	cfg.ConnConfig.DialFunc = small.dial
 	db, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
@@ -80,7 +102,9 @@ func TestCSVExportStreamsFromTheDatabase(t *testing.T) {
 	clock := billing.NewManualClock(start)
 	key, err := api.CreateAPIKeyWithRole(ctx, db, "finance", api.RoleFinance, clock)
 	require.NoError(t, err)
-	srv := httptest.NewServer(api.New(api.Deps{Pool: db, Clock: clock, Logger: slog.New(slog.DiscardHandler)}))
+	srv := httptest.NewUnstartedServer(api.New(api.Deps{Pool: db, Clock: clock, Logger: slog.New(slog.DiscardHandler)}))
+	small.Listener, srv.Listener = srv.Listener, small
+	srv.Start()
 	t.Cleanup(srv.Close)
 	client := &http.Client{Transport: &http.Transport{DialContext: small.dial}}
 	req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/reports/billing_runs/"+run.ID.String()+"/charges", nil)
