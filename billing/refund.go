@@ -67,6 +67,9 @@ func NewRefund(c Charge, held int64, amount *int64, paymentID string, now time.T
 	}, nil
 }
 
+// StepRefund names a refund's one gateway call, at fault points.
+const StepRefund = "refund"
+
 // Failure codes of refunds that Recur sets itself; the gateway's refusals pass through with its
 // code, or FailureRejected.
 const (

@@ -48,7 +48,7 @@ type Config struct {
 	RescueStuckAfter time.Duration
 
 	// FaultPoint, when set, is called just before ("before:<step>") and just after
-	// ("after:<step>") every gateway call of a charge. Crash tests use it to kill the process at
+	// ("after:<step>") every gateway call of a charge, and of a refund ("before:refund"). Crash tests use it to kill the process at
 	// exact points; it is nil otherwise.
 	FaultPoint func(point string)
 }
@@ -109,7 +109,7 @@ func NewClient(deps Deps, cfg Config) (*Client, error) {
 	river.AddWorker(workers, &ReapIdempotencyKeysWorker{deps: deps})
 	river.AddWorker(workers, &CollectChargeWorker{deps: deps, cfg: cfg})
 	river.AddWorker(workers, &ReconcileChargesWorker{deps: deps, cfg: cfg})
-	river.AddWorker(workers, &RefundChargeWorker{deps: deps})
+	river.AddWorker(workers, &RefundChargeWorker{deps: deps, cfg: cfg})
 
 	rc := &river.Config{
 		// River reports routine producer counts at Info every few seconds; keep its warnings.

@@ -43,6 +43,7 @@ func (RefundChargeArgs) InsertOpts() river.InsertOpts {
 type RefundChargeWorker struct {
 	river.WorkerDefaults[RefundChargeArgs]
 	deps Deps
+	cfg  Config
 }
 
 // NextRetry retries a refund that the gateway did not take soon, as CollectChargeWorker does.
@@ -68,7 +69,9 @@ func (w *RefundChargeWorker) Work(ctx context.Context, job *river.Job[RefundChar
 		return err
 	}
 	log = log.With(slog.String("charge_id", r.ChargeID.String()), slog.String("request_id", r.RequestID.String()))
+	w.faultPoint("before:" + billing.StepRefund)
 	res, callErr := w.deps.Gateway.Refund(gateway.WithRequestID(ctx, r.RequestID.String()), r.GatewayPaymentID, r.Amount)
+	w.faultPoint("after:" + billing.StepRefund)
 	status, failure := billing.RefundSucceeded, (*billing.Failure)(nil)
 	var ge *gateway.Error
 	switch class := gateway.ClassOf(callErr); {
@@ -93,4 +96,10 @@ func (w *RefundChargeWorker) Work(ctx context.Context, job *river.Job[RefundChar
 	}
 	log.InfoContext(ctx, "refund finished", slog.String("status", string(status)))
 	return nil
+}
+
+func (w *RefundChargeWorker) faultPoint(point string) {
+	if w.cfg.FaultPoint != nil {
+		w.cfg.FaultPoint(point)
+	}
 }

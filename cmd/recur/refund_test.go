@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"testing"
 	"time"
@@ -8,8 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/billing/store"
 	"github.com/recur-billing/recur/gateway"
 	"github.com/recur-billing/recur/gateway/egwsim"
+	"github.com/recur-billing/recur/jobs"
 )
 
 type refundOut struct {
@@ -175,4 +179,49 @@ func TestRefundIsIdempotent(t *testing.T) {
 	c := e.settledRefunds(id, 1)
 	require.Equal(t, int64(300), c.AmountRefunded)
 	require.Len(t, e.ledgerFor(id)[0].Refunds, 1)
+}
+
+// TestRefundCrashIsNeverSentTwice kills a real recur process with SIGKILL just before and just
+// after a refund's gateway call: the next process finds the refund left sending and hands it to
+// a person, and the gateway has refunded at most once.
+func TestRefundCrashIsNeverSentTwice(t *testing.T) {
+	t.Parallel()
+	for _, when := range []string{"before", "after"} {
+		point := when + ":" + billing.StepRefund
+		t.Run(point, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			e := newProcEnv(t, egwsim.Options{})
+			sub := e.subscribe(egwsim.TokenActive)
+			p := e.start()
+			chargeID, status := e.settled(sub)
+			p.stop(t)
+			require.Equal(t, billing.ChargeSucceeded, status)
+
+			enqueuer, err := jobs.NewClient(jobs.Deps{Pool: e.pool, Logger: slog.New(slog.DiscardHandler)}, jobs.Config{InsertOnly: true})
+			require.NoError(t, err)
+			tx, err := e.pool.Begin(ctx)
+			require.NoError(t, err)
+			r, err := store.CreateRefund(ctx, tx, chargeID, nil, time.Now())
+			require.NoError(t, err)
+			_, err = enqueuer.InsertTx(ctx, tx, jobs.RefundChargeArgs{RefundID: r.ID}, nil)
+			require.NoError(t, err)
+			require.NoError(t, tx.Commit(ctx))
+
+			e.start("RECUR_TEST_CRASH_AT=" + point).waitKilled(t)
+			p = e.start()
+			var got billing.RefundStatus
+			require.Eventually(t, func() bool {
+				err := e.pool.QueryRow(ctx, `SELECT status FROM refunds WHERE id = $1`, r.ID).Scan(&got)
+				return err == nil && got != billing.RefundPending && got != billing.RefundSending
+			}, 60*time.Second, 100*time.Millisecond, "the refund did not finish")
+			p.stop(t)
+
+			require.Equal(t, billing.RefundNeedsReview, got)
+			payments := e.payments(chargeID)
+			require.Len(t, payments, 1)
+			sent := map[string]int{"before": 0, "after": 1}[when]
+			require.Len(t, payments[0].Refunds, sent, "the refund reached the gateway %d times", sent)
+		})
+	}
 }
