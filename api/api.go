@@ -75,6 +75,10 @@ func New(d Deps) http.Handler {
 		read.Get("/billing_runs/{id}", a.getBillingRun)
 		read.Get("/billing_runs/{id}/charges", a.listBillingRunCharges)
 		read.Route("/reports", a.reportRoutes)
+		if tc, ok := d.Clock.(*billing.TestClock); ok {
+			read.Get("/test_clock", a.getTestClock)
+			write.Post("/test_clock/advance", a.idempotent(a.advanceTestClock(tc)))
+		}
 	})
 	r.Route("/ui", a.webRoutes)
 	return r

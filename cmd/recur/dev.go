@@ -39,9 +39,14 @@ func devCmd(ctx context.Context, cfg config, args []string, getenv func(string) 
 	}
 	defer pool.Close()
 
+	// With the built-in simulator, the instance runs on a test clock that the API can advance
+	// (POST /v1/test_clock/advance); with a real gateway, on the wall clock only.
+	var clock billing.Clock = billing.SystemClock{}
 	egwCfg := cfg.EGW
 	if egwCfg == nil {
-		simURL, stopSim, err := serveSimulator(egwsim.New(egwsim.Options{}, log))
+		testClock := billing.NewTestClock()
+		clock = testClock
+		simURL, stopSim, err := serveSimulator(egwsim.New(egwsim.Options{Clock: testClock}, log))
 		if err != nil {
 			return err
 		}
@@ -54,7 +59,7 @@ func devCmd(ctx context.Context, cfg config, args []string, getenv func(string) 
 	if err != nil {
 		return err
 	}
-	a, err := newApp(pool, gw, billing.SystemClock{}, log, cfg.Jobs, modeAll)
+	a, err := newApp(pool, gw, clock, log, cfg.Jobs, modeAll)
 	if err != nil {
 		return err
 	}
@@ -71,8 +76,19 @@ func devCmd(ctx context.Context, cfg config, args []string, getenv func(string) 
 		return err
 	}
 	fmt.Fprintf(stdout, "export RECUR_API_KEY=%s\n\n%s", key, walkthrough(ln.Addr(), financeKey))
+	if _, ok := clock.(*billing.TestClock); ok {
+		io.WriteString(stdout, testClockWalkthrough) //nolint:errcheck // like the lines above
+	}
 	return a.serve(ctx, ln)
 }
+
+// testClockWalkthrough shows the test clock, printed when `recur dev` runs on one.
+const testClockWalkthrough = `# Test clock: move this instance's time forward (never back) to see renewals, trial ends, dunning (GNU date):
+curl -s -H "$H" $API/test_clock                               # {"now": ...}
+curl -s -H "$H" -H "$J" $API/test_clock/advance -d '{"to":"'$(date -u -d '+1 month +1 minute' +%Y-%m-%dT%H:%M:%SZ)'"}'
+sleep 2; curl -s -H "$H" $API/subscriptions/$SUB/charges     # the second period, charged
+
+`
 
 // serveSimulator serves sim on a free loopback port.
 func serveSimulator(sim *egwsim.Sim) (url string, stop func(), err error) {

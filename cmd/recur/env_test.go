@@ -42,12 +42,20 @@ func newTestEnv(t *testing.T) *testEnv { return newTestEnvWith(t, egwsim.Options
 // the jobs' configuration edited.
 func newTestEnvWith(t *testing.T, simOpts egwsim.Options, edits ...func(*jobs.Config)) *testEnv {
 	t.Helper()
+	clock := billing.NewManualClock(time.Date(2026, time.January, 31, 9, 0, 0, 0, time.UTC))
+	e := newTestEnvOn(t, clock, simOpts, edits...)
+	e.clock = clock
+	return e
+}
+
+// newTestEnvOn is newTestEnvWith on the given clock (the env's clock field is left nil).
+func newTestEnvOn(t *testing.T, clock billing.Clock, simOpts egwsim.Options, edits ...func(*jobs.Config)) *testEnv {
+	t.Helper()
 	pool := storetest.NewDB(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	clock := billing.NewManualClock(time.Date(2026, time.January, 31, 9, 0, 0, 0, time.UTC))
 	simOpts.Clock = clock
 	sim := egwsim.New(simOpts, log)
 	simSrv := httptest.NewServer(sim.Handler())
@@ -76,7 +84,7 @@ func newTestEnvWith(t *testing.T, simOpts egwsim.Options, edits ...func(*jobs.Co
 	})
 	key, err := api.CreateAPIKey(ctx, pool, "test", clock)
 	require.NoError(t, err)
-	return &testEnv{t: t, url: "http://" + ln.Addr().String(), key: key, clock: clock, sim: sim, river: a.river, db: pool}
+	return &testEnv{t: t, url: "http://" + ln.Addr().String(), key: key, sim: sim, river: a.river, db: pool}
 }
 
 // do sends a request with the API key and decodes the JSON answer into out (when not nil). It

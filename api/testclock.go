@@ -1,0 +1,47 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/jobs"
+)
+
+// The test clock's endpoints exist only when the API runs on a *billing.TestClock, which only
+// `recur dev` with its built-in gateway simulator does: elsewhere they are a 404.
+
+type testClockJSON struct {
+	Now time.Time `json:"now"`
+}
+
+func (a *API) getTestClock(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, testClockJSON{Now: a.clock.Now()})
+}
+
+// advanceTestClock moves the whole instance's time forward to {"to": time} and enqueues a
+// scheduler pass, so that what fell due in between (renewals, trial ends, pauses that ended) is
+// billed at once, in the order the periods started.
+func (a *API) advanceTestClock(clock *billing.TestClock) txHandler {
+	return func(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
+		var in struct {
+			To *time.Time `json:"to"`
+		}
+		if err := decode(r, &in); err != nil {
+			return 0, nil, err
+		}
+		if in.To == nil {
+			return 0, nil, &billing.ValidationError{Field: "to", Reason: "is required: the time to move to (RFC 3339)"}
+		}
+		if err := clock.Advance(*in.To); err != nil {
+			return 0, nil, err
+		}
+		if _, err := a.jobs.InsertTx(ctx, tx, jobs.BillDueSubscriptionsArgs{}, nil); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, testClockJSON{Now: clock.Now()}, nil
+	}
+}
