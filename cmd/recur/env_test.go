@@ -63,7 +63,7 @@ func newTestEnvOn(t *testing.T, clock billing.Clock, simOpts egwsim.Options, edi
 	gw, err := egw.New(egw.Config{BaseURL: simSrv.URL, TokenURL: simSrv.URL + "/oauth2/token",
 		ClientID: egwsim.DefaultClientID, ClientSecret: egwsim.DefaultClientSecret,
 		ParticipantID: egwsim.DefaultParticipantID, ShopAgreementID: egwsim.DefaultShopAgreementID,
-		Timeout: time.Second}, log)
+		Timeout: 5 * time.Second}, log)
 	require.NoError(t, err)
 
 	jc := jobs.Config{BillingInterval: 200 * time.Millisecond, PollInterval: 100 * time.Millisecond,

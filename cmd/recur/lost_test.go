@@ -85,7 +85,7 @@ func TestDuplicateRunWhileFirstInFlight(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newTestEnv(t)
-	e.sim.FailNext(egwsim.OpCapture, egwsim.Fault{Kind: egwsim.KindLatency, Duration: 3 * time.Second})
+	e.sim.FailNext(egwsim.OpCapture, egwsim.Fault{Kind: egwsim.KindLatency, Duration: 6 * time.Second})
 	subID := e.subscribe(egwsim.TokenActive)
 
 	var chargeID uuid.UUID
