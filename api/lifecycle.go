@@ -34,7 +34,11 @@ func (a *API) changeSubscription(ctx context.Context, tx pgx.Tx, r *http.Request
 	if err := store.UpdateSubscription(ctx, tx, s); err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, subscriptionOut(s), nil
+	out, err := subscriptionWithAmounts(ctx, tx, s)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, out, nil
 }
 
 // cancelSubscription ends a subscription now, or with {"at_period_end": true} when its current
@@ -86,7 +90,8 @@ func (a *API) resumeSubscription(ctx context.Context, tx pgx.Tx, r *http.Request
 }
 
 // setSubscriptionPaymentMethod bills another of the customer's payment methods from the next
-// charge on; it must carry a purpose for recurring charges.
+// charge on; it must carry a purpose for recurring charges, and STANDING_ORDER when amounts are
+// set for upcoming periods.
 func (a *API) setSubscriptionPaymentMethod(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
 	var in struct {
 		PaymentMethodID string `json:"payment_method_id"`
@@ -106,7 +111,15 @@ func (a *API) setSubscriptionPaymentMethod(ctx context.Context, tx pgx.Tx, r *ht
 		return 0, nil, err
 	}
 	return a.changeSubscription(ctx, tx, r, func(s *billing.Subscription, now time.Time) error {
-		return s.SetPaymentMethod(pm, now)
+		if err := s.SetPaymentMethod(pm, now); err != nil {
+			return err
+		}
+		// Amounts set for upcoming periods are variable: the new token must take them too.
+		amounts, err := store.UpcomingPeriodAmounts(ctx, tx, *s)
+		if err != nil || len(amounts) == 0 {
+			return err
+		}
+		return checkVariableAmounts(pm)
 	})
 }
 

@@ -34,7 +34,9 @@ type subscriptionJSON struct {
 	PauseUntil      *time.Time  `json:"pause_until"`
 	CurrentPeriod   *periodJSON `json:"current_period"`
 	NextBillingAt   time.Time   `json:"next_billing_at"`
-	CreatedAt       time.Time   `json:"created_at"`
+	// UpcomingAmounts are the amounts set for periods not yet billed (variable amounts).
+	UpcomingAmounts []periodAmountJSON `json:"upcoming_amounts"`
+	CreatedAt       time.Time          `json:"created_at"`
 }
 
 type periodJSON struct {
@@ -50,6 +52,7 @@ func subscriptionOut(s billing.Subscription) subscriptionJSON {
 		Currency: s.Price.Currency, Interval: string(s.Schedule.Interval), IntervalCount: s.Schedule.Count,
 		TimeZone: s.Schedule.Zone().String(),
 		Status:   string(s.Status), TrialEnd: s.TrialEnd, CancelAt: s.CancelAt, CanceledAt: s.CanceledAt, PauseUntil: s.PauseUntil, NextBillingAt: s.NextBillingAt, CreatedAt: s.CreatedAt,
+		UpcomingAmounts: []periodAmountJSON{},
 	}
 	if start, end, ok := s.CurrentPeriod(); ok {
 		out.CurrentPeriod = &periodJSON{Index: s.NextPeriod - 1, Start: start, End: end}
@@ -183,7 +186,12 @@ func (a *API) getSubscription(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, subscriptionOut(s))
+	out, err := subscriptionWithAmounts(r.Context(), a.db, s)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // asFieldError turns a not-found reference in the request body into a validation problem of its

@@ -33,7 +33,8 @@ func (BillDueSubscriptionsArgs) InsertOpts() river.InsertOpts {
 // BillDueSubscriptionsWorker makes the charges of due periods. Each batch of subscriptions is one
 // transaction: it resumes the subscriptions whose pause has ended, ends those whose cancel at
 // period end has come (without a charge), creates one charge per (subscription, period) of the
-// others (a trialing one becomes active with its first), moves the subscriptions on,
+// others, of the amount set for the period if there is one, else of the subscription's price (a
+// trialing one becomes active with its first), moves the subscriptions on,
 // counts them into the billing run and enqueues the charges' jobs, so that a crash leaves either
 // all of it or none.
 type BillDueSubscriptionsWorker struct {
@@ -95,6 +96,9 @@ func (w *BillDueSubscriptionsWorker) billBatch(ctx context.Context, asOf time.Ti
 				charges = append(charges, c)
 			}
 		}
+		if err := applyPeriodAmounts(ctx, tx, charges); err != nil {
+			return err
+		}
 		created, err := store.InsertCharges(ctx, tx, charges)
 		if err != nil {
 			return err
@@ -112,6 +116,28 @@ func (w *BillDueSubscriptionsWorker) billBatch(ctx context.Context, asOf time.Ti
 		return nil
 	})
 	return billed, made, err
+}
+
+// applyPeriodAmounts makes each charge bill the amount set for its period through the API (a
+// variable amount), where there is one, instead of its subscription's price.
+func applyPeriodAmounts(ctx context.Context, tx pgx.Tx, charges []billing.Charge) error {
+	if len(charges) == 0 {
+		return nil
+	}
+	keys := make([]billing.PeriodKey, len(charges))
+	for i, c := range charges {
+		keys[i] = billing.PeriodKey{SubscriptionID: *c.SubscriptionID, Index: c.PeriodIndex}
+	}
+	amounts, err := store.PeriodAmounts(ctx, tx, keys)
+	if err != nil {
+		return err
+	}
+	for i, k := range keys {
+		if m, ok := amounts[k]; ok {
+			charges[i].Amount = m
+		}
+	}
+	return nil
 }
 
 // resumePausesEnded resumes the paused subscriptions whose pause has ended by asOf, in tx: each is
