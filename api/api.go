@@ -67,6 +67,7 @@ func New(d Deps) http.Handler {
 		write.Post("/subscriptions/{id}/pause", a.idempotent(a.pauseSubscription))
 		write.Post("/subscriptions/{id}/resume", a.idempotent(a.resumeSubscription))
 		write.Post("/subscriptions/{id}/payment_method", a.idempotent(a.setSubscriptionPaymentMethod))
+		write.Post("/subscriptions/{id}/change", a.idempotent(a.changePrice))
 		write.Post("/subscriptions/{id}/periods/{index}/amount", a.idempotent(a.setPeriodAmount))
 		read.Get("/subscriptions/{id}/charges", a.listSubscriptionCharges)
 		read.Get("/charges/{id}", a.getCharge)

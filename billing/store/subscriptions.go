@@ -106,13 +106,15 @@ func AdvanceSubscriptions(ctx context.Context, db DBTX, subs []billing.Subscript
 	return nil
 }
 
-// UpdateSubscription stores a subscription changed by a lifecycle operation.
+// UpdateSubscription stores a subscription changed by a lifecycle operation or a price change.
 func UpdateSubscription(ctx context.Context, db DBTX, s billing.Subscription) error {
 	_, err := db.Exec(ctx, `
 		UPDATE subscriptions SET payment_method_id = $2, status = $3, cancel_at = $4, canceled_at = $5,
-			pause_until = $6, next_period = $7, next_billing_at = $8, updated_at = $9
+			pause_until = $6, next_period = $7, next_billing_at = $8, updated_at = $9,
+			plan_id = $10, unit_amount = $11, quantity = $12, amount = $13
 		WHERE id = $1`,
-		s.ID, s.PaymentMethodID, s.Status, s.CancelAt, s.CanceledAt, s.PauseUntil, s.NextPeriod, s.NextBillingAt, s.UpdatedAt)
+		s.ID, s.PaymentMethodID, s.Status, s.CancelAt, s.CanceledAt, s.PauseUntil, s.NextPeriod, s.NextBillingAt, s.UpdatedAt,
+		s.PlanID, s.UnitPrice.Amount, s.Quantity, s.Price.Amount)
 	if err != nil {
 		return fmt.Errorf("update subscription: %w", err)
 	}
