@@ -50,11 +50,11 @@ func (w *BillDueSubscriptionsWorker) Work(ctx context.Context, _ *river.Job[Bill
 	var run *uuid.UUID
 	var due, created int
 	for {
-		n, c, err := w.billBatch(ctx, asOf, &run)
+		n, c, resumed, err := w.billBatch(ctx, asOf, &run)
 		if err != nil {
 			return fmt.Errorf("bill due subscriptions: %w", err)
 		}
-		if n == 0 {
+		if n == 0 && resumed == 0 {
 			break
 		}
 		due, created = due+n, created+c
@@ -71,12 +71,13 @@ func (w *BillDueSubscriptionsWorker) Work(ctx context.Context, _ *river.Job[Bill
 	return nil
 }
 
-// billBatch bills up to a batch of due subscriptions in one transaction and returns how many it
-// billed and how many charges it created. The first batch that finds any creates the billing run.
-func (w *BillDueSubscriptionsWorker) billBatch(ctx context.Context, asOf time.Time, run **uuid.UUID) (billed, made int, err error) {
+// billBatch resumes up to a batch of subscriptions whose pause has ended and bills up to a batch
+// of due ones, in one transaction, and returns how many it billed, how many charges it created and
+// how many it resumed. The first batch that finds any due creates the billing run.
+func (w *BillDueSubscriptionsWorker) billBatch(ctx context.Context, asOf time.Time, run **uuid.UUID) (billed, made, resumed int, err error) {
 	err = store.InTx(ctx, w.deps.Pool, func(tx pgx.Tx) error {
 		now := w.deps.Clock.Now()
-		if err := w.resumePausesEnded(ctx, tx, asOf, now); err != nil {
+		if resumed, err = w.resumePausesEnded(ctx, tx, asOf, now); err != nil {
 			return err
 		}
 		subs, err := store.LockDueSubscriptions(ctx, tx, asOf, w.batchSize)
@@ -115,7 +116,7 @@ func (w *BillDueSubscriptionsWorker) billBatch(ctx context.Context, asOf time.Ti
 		billed, made = len(subs), len(created)
 		return nil
 	})
-	return billed, made, err
+	return billed, made, resumed, err
 }
 
 // applyPeriodAmounts makes each charge bill the amount set for its period through the API (a
@@ -143,17 +144,17 @@ func applyPeriodAmounts(ctx context.Context, tx pgx.Tx, charges []billing.Charge
 // resumePausesEnded resumes the paused subscriptions whose pause has ended by asOf, in tx: each is
 // billed again from the first period that starts at or after the end of its pause (which the
 // batch then bills, if it has started).
-func (w *BillDueSubscriptionsWorker) resumePausesEnded(ctx context.Context, tx pgx.Tx, asOf, now time.Time) error {
+func (w *BillDueSubscriptionsWorker) resumePausesEnded(ctx context.Context, tx pgx.Tx, asOf, now time.Time) (int, error) {
 	subs, err := store.LockPausesEnded(ctx, tx, asOf, w.batchSize)
 	if err != nil || len(subs) == 0 {
-		return err
+		return 0, err
 	}
 	for i := range subs {
 		if err := subs[i].Resume(*subs[i].PauseUntil, now); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return store.AdvanceSubscriptions(ctx, tx, subs, now)
+	return len(subs), store.AdvanceSubscriptions(ctx, tx, subs, now)
 }
 
 // enqueueCharges inserts a CollectCharge job per charge in tx.
