@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/billing/store"
 	"github.com/recur-billing/recur/gateway"
 	"github.com/recur-billing/recur/jobs"
 )
@@ -54,14 +55,14 @@ func New(d Deps) http.Handler {
 		// Every route names the role it needs: read (finance and above) or write (write and admin).
 		read, write := r.With(allow(RoleFinance)), r.With(allow(RoleWrite))
 		write.Post("/customers", a.idempotent(a.createCustomer))
-		read.Get("/customers/{id}", a.getCustomer)
+		read.Get("/customers/{id}", getOne(a, store.GetCustomer, as(customerOut)))
 		write.Post("/customers/{id}/payment_methods", a.idempotent(a.createPaymentMethod))
 		write.Post("/customers/{id}/charges", a.idempotent(a.createCustomerCharge))
 		write.Post("/plans", a.idempotent(a.createPlan))
 		read.Get("/plans", a.listPlans)
-		read.Get("/plans/{id}", a.getPlan)
+		read.Get("/plans/{id}", getOne(a, store.GetPlan, as(planOut)))
 		write.Post("/subscriptions", a.idempotent(a.createSubscription))
-		read.Get("/subscriptions/{id}", a.getSubscription)
+		read.Get("/subscriptions/{id}", getOne(a, store.GetSubscription, a.renderSubscription))
 		write.Post("/subscriptions/{id}/cancel", a.idempotent(a.cancelSubscription))
 		write.Post("/subscriptions/{id}/undo_cancel", a.idempotent(a.undoCancel))
 		write.Post("/subscriptions/{id}/pause", a.idempotent(a.pauseSubscription))
@@ -70,11 +71,11 @@ func New(d Deps) http.Handler {
 		write.Post("/subscriptions/{id}/change", a.idempotent(a.changePrice))
 		write.Post("/subscriptions/{id}/periods/{index}/amount", a.idempotent(a.setPeriodAmount))
 		read.Get("/subscriptions/{id}/charges", a.listSubscriptionCharges)
-		read.Get("/charges/{id}", a.getCharge)
+		read.Get("/charges/{id}", getOne(a, store.GetCharge, a.renderCharge))
 		write.Post("/charges/{id}/void", a.idempotent(a.voidCharge))
 		write.Post("/charges/{id}/refunds", a.idempotent(a.createRefund))
 		read.Get("/billing_runs", a.listBillingRuns)
-		read.Get("/billing_runs/{id}", a.getBillingRun)
+		read.Get("/billing_runs/{id}", getOne(a, store.GetBillingRun, as(billingRunDetail)))
 		read.Get("/billing_runs/{id}/charges", a.listBillingRunCharges)
 		read.Route("/reports", a.reportRoutes)
 		if tc, ok := d.Clock.(*billing.TestClock); ok {

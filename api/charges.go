@@ -146,29 +146,17 @@ func (a *API) createCustomerCharge(ctx context.Context, tx pgx.Tx, r *http.Reque
 	return http.StatusCreated, chargeOut(c, nil, nil), nil
 }
 
-// getCharge shows a charge with every attempt and every gateway step of each, and its refunds.
-func (a *API) getCharge(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
+// renderCharge shows a charge with every attempt and every gateway step of each, and its refunds.
+func (a *API) renderCharge(ctx context.Context, c billing.Charge) (chargeJSON, error) {
+	attempts, err := store.ListAttempts(ctx, a.db, c.ID)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return chargeJSON{}, err
 	}
-	c, err := store.GetCharge(r.Context(), a.db, id)
+	refunds, err := store.ListRefunds(ctx, a.db, c.ID)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return chargeJSON{}, err
 	}
-	attempts, err := store.ListAttempts(r.Context(), a.db, id)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	refunds, err := store.ListRefunds(r.Context(), a.db, id)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, chargeOut(c, attempts[c.ID], refunds[c.ID]))
+	return chargeOut(c, attempts[c.ID], refunds[c.ID]), nil
 }
 
 func (a *API) listSubscriptionCharges(w http.ResponseWriter, r *http.Request) {

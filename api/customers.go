@@ -45,20 +45,6 @@ func (a *API) createCustomer(ctx context.Context, tx pgx.Tx, r *http.Request) (i
 	return http.StatusCreated, customerOut(c), nil
 }
 
-func (a *API) getCustomer(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	c, err := store.GetCustomer(r.Context(), a.db, id)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, customerOut(c))
-}
-
 type paymentMethodJSON struct {
 	ID             uuid.UUID `json:"id"`
 	CustomerID     uuid.UUID `json:"customer_id"`

@@ -97,3 +97,8 @@ func subscriptionWithAmounts(ctx context.Context, db store.DBTX, s billing.Subsc
 	}
 	return out, nil
 }
+
+// renderSubscription is subscriptionWithAmounts for getOne.
+func (a *API) renderSubscription(ctx context.Context, s billing.Subscription) (subscriptionJSON, error) {
+	return subscriptionWithAmounts(ctx, a.db, s)
+}

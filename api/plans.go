@@ -62,20 +62,6 @@ func (a *API) createPlan(ctx context.Context, tx pgx.Tx, r *http.Request) (int, 
 	return http.StatusCreated, planOut(p), nil
 }
 
-func (a *API) getPlan(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	p, err := store.GetPlan(r.Context(), a.db, id)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, planOut(p))
-}
-
 // listPlans lists plans, newest first; ?active=true or false filters, ?starting_after= takes the
 // last id of the previous page.
 func (a *API) listPlans(w http.ResponseWriter, r *http.Request) {

@@ -62,22 +62,12 @@ func (a *API) listBillingRuns(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, page(out, n))
 }
 
-// getBillingRun shows a run with its charges counted and summed by status and currency.
-func (a *API) getBillingRun(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	run, err := store.GetBillingRun(r.Context(), a.db, id)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
+// billingRunDetail shows a run with its charges counted and summed by status and currency.
+func billingRunDetail(run store.RunSummary) billingRunJSON {
 	out := billingRunOut(run.BillingRun)
 	out.Charges = []statusTotalJSON{}
 	for _, t := range run.Charges {
 		out.Charges = append(out.Charges, statusTotalJSON{Status: string(t.Status), Currency: t.Currency, Count: t.Count, Amount: t.Amount})
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }

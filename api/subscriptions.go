@@ -175,25 +175,6 @@ func (a *API) createSubscription(ctx context.Context, tx pgx.Tx, r *http.Request
 	return http.StatusCreated, subscriptionOut(s), nil
 }
 
-func (a *API) getSubscription(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	s, err := store.GetSubscription(r.Context(), a.db, id)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	out, err := subscriptionWithAmounts(r.Context(), a.db, s)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
 // asFieldError turns a not-found reference in the request body into a validation problem of its
 // field: the URL was right, the body was not.
 func asFieldError(err error, field, reason string) error {
