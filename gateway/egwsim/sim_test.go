@@ -215,6 +215,7 @@ func TestCaptureValidation(t *testing.T) {
 	}
 	status, body = s.egw(http.MethodPatch, "/egw/v1/payments/"+id+"/cancel", `{"reason":"BORED"}`, bearer, uuid.NewString())
 	require.Equal(t, http.StatusBadRequest, status, "unknown cancel reason")
+	require.Equal(t, egwsim.CodeInvalidRequest, code(body), "unknown cancel reason")
 	status, _ = s.egw(http.MethodPatch, "/egw/v1/payments/"+id+"/cancel", `{"reason":"CUSTOMER_CANCELLED"}`, bearer, uuid.NewString())
 	require.Equal(t, http.StatusOK, status)
 }
