@@ -119,7 +119,7 @@ func walkthrough(addr net.Addr, financeKey string) string {
 H='Authorization: Bearer '$RECUR_API_KEY; J='Content-Type: application/json'; API=http://HOST/v1
 id() { sed -n 's/^{"id":"\([^"]*\)".*/\1/p'; }
 CUS=$(curl -s -H "$H" -H "$J" $API/customers -d '{"external_id":"acct_'$RANDOM'","email":"ada@example.com","name":"Ada"}' | id)
-PM=$(curl -s -H "$H" -H "$J" $API/customers/$CUS/payment_methods -d '{"gateway_token_id":"tok_sim_active"}' | id)
+PM=$(curl -s -H "$H" -H "$J" $API/customers/$CUS/payment_methods -d '{"gateway_token_id":"tok_sim_active_'$RANDOM'"}' | id)
 SUB=$(curl -s -H "$H" -H "$J" $API/subscriptions -d '{"customer_id":"'$CUS'","payment_method_id":"'$PM'","amount":1250,"currency":"EUR","interval":"month","interval_count":1}' | id)
 sleep 2; curl -s -H "$H" $API/subscriptions/$SUB/charges     # status "succeeded", with each gateway step
 curl -s -H "$H" $API/billing_runs                             # what each scheduler pass found due and did

@@ -97,5 +97,6 @@
 //	tok_sim_processing ACTIVE, all purposes, MASTERCARD ...0054, expires 12/2099; its payments
 //	                   stay SENT_FOR_PROCESSING for good
 //
-// Sim.AddToken adds more.
+// Sim.AddToken adds more, and an id that extends a seeded one with "_" and anything
+// (tok_sim_active_42, tok_sim_declined_b) is a new token like it, made on first use.
 package egwsim

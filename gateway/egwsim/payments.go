@@ -90,7 +90,7 @@ func (s *Sim) startSession(r request) reply {
 	if p.Status != gateway.PaymentInitialized {
 		return fail(http.StatusConflict, CodeInvalidState, "payment %s is %s: it takes a token session only when INITIALIZED", p.PaymentID, p.Status)
 	}
-	t, found := s.tokens[req.GatewayTokenID]
+	t, found := s.token(req.GatewayTokenID)
 	if !found {
 		return fail(http.StatusNotFound, CodeNotFound, "token %s not found", req.GatewayTokenID)
 	}

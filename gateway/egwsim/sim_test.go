@@ -264,3 +264,20 @@ func TestAddTokenAndDeclineCode(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, gateway.PaymentFailed, e.Status)
 }
+
+// TestSeededTokenVariants: tok_sim_active_<anything> is a token of its own that behaves like
+// tok_sim_active, so that each walk-through or test can register a token nobody else has.
+func TestSeededTokenVariants(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, egwsim.Options{})
+	bearer := s.bearer()
+	status, body := s.egw(http.MethodGet, "/egw/v1/tokens/tok_sim_active_42", "", bearer, uuid.NewString())
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "tok_sim_active_42", body["gatewayTokenId"])
+	require.Equal(t, "ACTIVE", body["tokenStatus"])
+	status, body = s.egw(http.MethodGet, "/egw/v1/tokens/tok_sim_suspended_x", "", bearer, uuid.NewString())
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "SUSPENDED", body["tokenStatus"])
+	status, _ = s.egw(http.MethodGet, "/egw/v1/tokens/tok_sim_activex", "", bearer, uuid.NewString())
+	require.Equal(t, http.StatusNotFound, status, "only an id that extends a seeded one with _")
+}

@@ -4,14 +4,32 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/recur-billing/recur/gateway"
 	"github.com/recur-billing/recur/gateway/egw"
 )
 
+// token finds a token by id. An id that extends a seeded token's with "_" and anything
+// (tok_sim_active_42) is a new token like the seeded one, made on first use: walk-throughs and
+// tests can have as many distinct tokens of a kind as they need. The caller holds s.mu.
+func (s *Sim) token(id string) (Token, bool) {
+	if t, found := s.tokens[id]; found {
+		return t, true
+	}
+	for _, seed := range seededTokens() {
+		if strings.HasPrefix(id, seed.ID+"_") {
+			seed.ID = id
+			s.tokens[id] = seed
+			return seed, true
+		}
+	}
+	return Token{}, false
+}
+
 func (s *Sim) getToken(r request) reply {
-	t, found := s.tokens[r.PathValue("tokenId")]
+	t, found := s.token(r.PathValue("tokenId"))
 	if !found {
 		return fail(http.StatusNotFound, CodeNotFound, "token %s not found", r.PathValue("tokenId"))
 	}
@@ -26,7 +44,7 @@ func (s *Sim) getToken(r request) reply {
 }
 
 func (s *Sim) deactivateToken(r request) reply {
-	t, found := s.tokens[r.PathValue("tokenId")]
+	t, found := s.token(r.PathValue("tokenId"))
 	if !found {
 		return fail(http.StatusNotFound, CodeNotFound, "token %s not found", r.PathValue("tokenId"))
 	}
