@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/recur-billing/recur/billing"
 	"github.com/recur-billing/recur/billing/store"
@@ -28,10 +27,7 @@ func (CollectChargeArgs) Kind() string { return "collect_charge" }
 // InsertOpts keeps one unfinished job per charge; once it has finished, the janitor may enqueue
 // another to reconcile the charge.
 func (CollectChargeArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
-		rivertype.JobStateRunning, rivertype.JobStateScheduled,
-	}}}
+	return oneUnfinishedPerArgs()
 }
 
 // CollectChargeWorker collects a charge with a merchant-initiated payment: token check, payment,
@@ -61,11 +57,9 @@ type CollectChargeWorker struct {
 	cfg  Config
 }
 
-// NextRetry retries a run that failed on an error that left the gateway untouched (a 503, a
-// refused connection) soon, doubling from a second up to ten minutes: River's default backoff,
-// meant for bugs, waits hours by the fifth try.
+// NextRetry retries a run that failed on an error that left the gateway untouched soon.
 func (w *CollectChargeWorker) NextRetry(job *river.Job[CollectChargeArgs]) time.Time {
-	return time.Now().Add(min(time.Second<<min(job.Attempt-1, 20), 10*time.Minute))
+	return retrySoon(job.Attempt)
 }
 
 // Work collects one charge.

@@ -122,13 +122,10 @@ func NewClient(deps Deps, cfg Config) (*Client, error) {
 	if !cfg.InsertOnly {
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}}
 		rc.PeriodicJobs = []*river.PeriodicJob{
-			river.NewPeriodicJob(river.PeriodicInterval(cfg.BillingInterval),
-				func() (river.JobArgs, *river.InsertOpts) { return BillDueSubscriptionsArgs{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true}),
-			river.NewPeriodicJob(river.PeriodicInterval(cfg.ReconcileInterval),
-				func() (river.JobArgs, *river.InsertOpts) { return ReconcileChargesArgs{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true}),
-			reapIdempotencyKeysHourly(),
+			every(cfg.BillingInterval, BillDueSubscriptionsArgs{}),
+			every(cfg.ReconcileInterval, ReconcileChargesArgs{}),
+			// Hourly, and on the leader's start, so that processes restarted more often still reap.
+			every(time.Hour, ReapIdempotencyKeysArgs{}),
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(deps.Pool), rc)

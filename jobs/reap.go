@@ -26,14 +26,6 @@ type ReapIdempotencyKeysArgs struct{}
 // Kind names the job in River.
 func (ReapIdempotencyKeysArgs) Kind() string { return "reap_idempotency_keys" }
 
-// reapIdempotencyKeysHourly is the periodic job that enqueues the reaper every hour, and once
-// when the leader starts, so that processes restarted more often than hourly still reap.
-func reapIdempotencyKeysHourly() *river.PeriodicJob {
-	return river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
-		func() (river.JobArgs, *river.InsertOpts) { return ReapIdempotencyKeysArgs{}, nil },
-		&river.PeriodicJobOpts{RunOnStart: true})
-}
-
 // ReapIdempotencyKeysWorker deletes old idempotency keys in batches.
 type ReapIdempotencyKeysWorker struct {
 	river.WorkerDefaults[ReapIdempotencyKeysArgs]

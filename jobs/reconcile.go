@@ -7,7 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/recur-billing/recur/billing/store"
 )
@@ -20,9 +19,7 @@ func (ReconcileChargesArgs) Kind() string { return "reconcile_charges" }
 
 // InsertOpts keeps passes from piling up.
 func (ReconcileChargesArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled,
-	}}}
+	return onePassAtATime()
 }
 
 // ReconcileChargesWorker is the janitor. It moves charges whose outcome has stayed unknown for

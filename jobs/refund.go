@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/recur-billing/recur/billing"
 	"github.com/recur-billing/recur/billing/store"
@@ -25,10 +24,7 @@ func (RefundChargeArgs) Kind() string { return "refund_charge" }
 
 // InsertOpts keeps one unfinished job per refund.
 func (RefundChargeArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
-		rivertype.JobStateRunning, rivertype.JobStateScheduled,
-	}}}
+	return oneUnfinishedPerArgs()
 }
 
 // RefundChargeWorker sends a refund to the gateway: one call, made at most once.
@@ -48,7 +44,7 @@ type RefundChargeWorker struct {
 
 // NextRetry retries a refund that the gateway did not take soon, as CollectChargeWorker does.
 func (w *RefundChargeWorker) NextRetry(job *river.Job[RefundChargeArgs]) time.Time {
-	return time.Now().Add(min(time.Second<<min(job.Attempt-1, 20), 10*time.Minute))
+	return retrySoon(job.Attempt)
 }
 
 // Work sends one refund.

@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/recur-billing/recur/billing"
 	"github.com/recur-billing/recur/billing/store"
@@ -25,9 +24,7 @@ func (BillDueSubscriptionsArgs) Kind() string { return "bill_due_subscriptions" 
 // InsertOpts keeps passes from piling up: while one waits or runs, another is not enqueued.
 // (Passes running at once would still be safe: they lock disjoint subscriptions.)
 func (BillDueSubscriptionsArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled,
-	}}}
+	return onePassAtATime()
 }
 
 // BillDueSubscriptionsWorker makes the charges of due periods. Each batch of subscriptions is one
