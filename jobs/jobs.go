@@ -110,6 +110,8 @@ func NewClient(deps Deps, cfg Config) (*Client, error) {
 	river.AddWorker(workers, &CollectChargeWorker{deps: deps, cfg: cfg})
 	river.AddWorker(workers, &ReconcileChargesWorker{deps: deps, cfg: cfg})
 	river.AddWorker(workers, &RefundChargeWorker{deps: deps, cfg: cfg})
+	river.AddWorker(workers, &SyncSetupWorker{deps: deps, cfg: cfg})
+	river.AddWorker(workers, &DeactivateTokenWorker{deps: deps})
 
 	rc := &river.Config{
 		// River reports routine producer counts at Info every few seconds; keep its warnings.

@@ -12,17 +12,24 @@ import (
 	"github.com/recur-billing/recur/billing"
 )
 
-// OpenAttempt returns the charge's latest attempt, starting attempt number one when it has none
-// yet. The caller holds the charge's lease.
+// OpenAttempt returns the charge's latest attempt while it is processing, or starts the next one
+// (number one when the charge has none yet; a failed charge made pending again gets another). The
+// caller holds the charge's lease.
 func OpenAttempt(ctx context.Context, db DBTX, chargeID uuid.UUID, now time.Time) (billing.Attempt, error) {
 	a, err := scanAttempt(db.QueryRow(ctx, `
 		SELECT `+attemptColumns+` FROM charge_attempts WHERE charge_id = $1 ORDER BY number DESC LIMIT 1`, chargeID))
-	if !errors.Is(err, pgx.ErrNoRows) {
+	number := 1
+	switch {
+	case err == nil && a.Status == billing.AttemptProcessing:
+		return a, nil
+	case err == nil:
+		number = a.Number + 1
+	case !errors.Is(err, pgx.ErrNoRows):
 		return a, err
 	}
 	id := billing.NewID()
 	a = billing.Attempt{
-		ID: id, ChargeID: chargeID, Number: 1, Status: billing.AttemptProcessing, CreatedAt: now, UpdatedAt: now,
+		ID: id, ChargeID: chargeID, Number: number, Status: billing.AttemptProcessing, CreatedAt: now, UpdatedAt: now,
 		// The order number names the attempt at the gateway: unique, and in EGW's allowed alphabet.
 		OrderNumber: id.String(),
 	}

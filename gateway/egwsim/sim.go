@@ -162,6 +162,14 @@ func (s *Sim) AddToken(t Token) {
 	s.tokens[t.ID] = t
 }
 
+// Token returns the stored token with id, as it is now.
+func (s *Sim) Token(id string) (Token, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, found := s.tokens[id]
+	return t, found
+}
+
 // Handler serves the simulated API.
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
