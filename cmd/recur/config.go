@@ -138,7 +138,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	var err error
 	if c.PublicURL, err = publicURL(get("RECUR_PUBLIC_URL")); err != nil {
-		errs = append(errs, fmt.Errorf("RECUR_PUBLIC_URL=%q: %w", get("RECUR_PUBLIC_URL"), err))
+		errs = append(errs, fmt.Errorf("RECUR_PUBLIC_URL: %w", err)) // the value may hold credentials
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %w", errors.Join(errs...))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -322,4 +323,34 @@ func TestRemovePaymentMethod(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, e.do(http.MethodDelete, "/v1/customers/"+cus+"/payment_methods/00000000-0000-0000-0000-000000000000", nil, nil))
 	other, _ := e.customer(egwsim.TokenActive + "_other_" + t.Name())
 	require.Equal(t, http.StatusNotFound, e.do(http.MethodDelete, "/v1/customers/"+other+"/payment_methods/"+pm, nil, nil), "another customer's")
+}
+
+func TestConfigPublicURL(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"": "", "https://billing.example.com/": "https://billing.example.com",
+		"http://localhost:8080": "http://localhost:8080", "https://example.com/recur": "https://example.com/recur"} {
+		cfg, err := loadConfig(env(map[string]string{"RECUR_PUBLIC_URL": in}))
+		require.NoError(t, err, in)
+		require.Equal(t, want, cfg.PublicURL, in)
+	}
+	for _, bad := range []string{"billing.example.com", "ftp://example.com", "https://example.com/?a=1", "https://u:p@example.com", "https://"} {
+		_, err := loadConfig(env(map[string]string{"RECUR_PUBLIC_URL": bad}))
+		require.ErrorContains(t, err, "RECUR_PUBLIC_URL", bad)
+		require.NotContains(t, err.Error(), "u:p", "credentials are not repeated")
+	}
+}
+
+// Without a public URL, setups cannot be made: their routes are not served.
+func TestSetupsNeedAPublicURL(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	url := startApp(t, e.db, nil, slog.New(slog.DiscardHandler), modeAPI)
+	cus, _ := e.customer(egwsim.TokenActive + "_" + t.Name())
+	req, err := http.NewRequest(http.MethodPost, url+"/v1/customers/"+cus+"/payment_method_setups", strings.NewReader(`{}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+e.key)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 }
