@@ -18,37 +18,29 @@ import (
 )
 
 type setupJSON struct {
-	ID              uuid.UUID    `json:"id"`
-	CustomerID      uuid.UUID    `json:"customer_id"`
-	Status          string       `json:"status"`
-	Purposes        []string     `json:"purposes"`
-	ReturnURL       string       `json:"return_url"`
-	SubscriptionIDs []uuid.UUID  `json:"subscription_ids"`
-	Amount          int64        `json:"amount"`
-	Currency        string       `json:"currency"`
-	CheckoutURL     string       `json:"checkout_url"`
-	PaymentMethodID *uuid.UUID   `json:"payment_method_id"`
-	Failure         *failureJSON `json:"failure"`
-	ExpiresAt       time.Time    `json:"expires_at"`
-	CreatedAt       time.Time    `json:"created_at"`
-	UpdatedAt       time.Time    `json:"updated_at"`
-}
-
-type failureJSON struct {
-	Code   string `json:"code"`
-	Reason string `json:"reason"`
+	ID              uuid.UUID        `json:"id"`
+	CustomerID      uuid.UUID        `json:"customer_id"`
+	Status          string           `json:"status"`
+	Purposes        []string         `json:"purposes"`
+	ReturnURL       string           `json:"return_url"`
+	SubscriptionIDs []uuid.UUID      `json:"subscription_ids"`
+	Amount          int64            `json:"amount"`
+	Currency        string           `json:"currency"`
+	CheckoutURL     string           `json:"checkout_url"`
+	PaymentMethodID *uuid.UUID       `json:"payment_method_id"`
+	Failure         *billing.Failure `json:"failure"`
+	ExpiresAt       time.Time        `json:"expires_at"`
+	CreatedAt       time.Time        `json:"created_at"`
+	UpdatedAt       time.Time        `json:"updated_at"`
 }
 
 func setupOut(s billing.PaymentMethodSetup) setupJSON {
-	out := setupJSON{
+	return setupJSON{
 		ID: s.ID, CustomerID: s.CustomerID, Status: string(s.Status), Purposes: s.Purposes, ReturnURL: s.ReturnURL,
 		SubscriptionIDs: s.SubscriptionIDs, Amount: s.Amount.Amount, Currency: s.Amount.Currency, CheckoutURL: s.CheckoutURL,
-		PaymentMethodID: s.PaymentMethodID, ExpiresAt: s.ExpiresAt, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
+		PaymentMethodID: s.PaymentMethodID, Failure: s.Failure, ExpiresAt: s.ExpiresAt, CreatedAt: s.CreatedAt,
+		UpdatedAt: s.UpdatedAt,
 	}
-	if s.Failure != nil {
-		out.Failure = &failureJSON{Code: s.Failure.Code, Reason: s.Failure.Reason}
-	}
-	return out
 }
 
 // createSetup starts a payment-method setup: a customer-initiated payment of 0 (an account

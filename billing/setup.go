@@ -30,6 +30,7 @@ const SetupLifetime = time.Hour
 const (
 	FailureCheckoutFailed = "checkout_failed" // the gateway payment failed, was abandoned or cancelled
 	FailureNoToken        = "no_token"        // the payment went through but set no token up
+	FailureSetupExpired   = "expired"         // the checkout was not completed in time
 )
 
 // PaymentMethodSetup is a customer's new payment method in the making: a customer-initiated

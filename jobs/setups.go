@@ -86,7 +86,7 @@ func SyncSetup(ctx context.Context, d Deps, jobs *Client, id uuid.UUID) (billing
 		if _, err := d.Gateway.Cancel(ctx, p.ID); err != nil {
 			return s, fmt.Errorf("sync setup %s: cancel the expired checkout: %w", id, err) // read again next time
 		}
-		return endSetup(ctx, d, s, billing.SetupExpired, &billing.Failure{Code: "expired",
+		return endSetup(ctx, d, s, billing.SetupExpired, &billing.Failure{Code: billing.FailureSetupExpired,
 			Reason: fmt.Sprintf("the checkout was not completed by %s", s.ExpiresAt.UTC().Format(time.RFC3339))})
 	}
 	return s, nil
