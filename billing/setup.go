@@ -74,6 +74,9 @@ func NewPaymentMethodSetup(customerID uuid.UUID, purposes []string, returnURL st
 	if _, err := CurrencyDigits(currency); err != nil {
 		return PaymentMethodSetup{}, &ValidationError{Field: "currency", Reason: "must be an ISO 4217 code such as EUR"}
 	}
+	if subs == nil {
+		subs = []uuid.UUID{}
+	}
 	id := NewID()
 	return PaymentMethodSetup{
 		ID: id, CustomerID: customerID, Status: SetupPending, Purposes: purposes, ReturnURL: returnURL,

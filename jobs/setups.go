@@ -60,7 +60,7 @@ func (w *SyncSetupWorker) Work(ctx context.Context, job *river.Job[SyncSetupArgs
 }
 
 // SyncSetup reads a pending setup's payment at the gateway and ends the setup when the payment
-// has: failed (or was abandoned or cancelled) -> failed; went through -> the token it set up is
+// has: failed (or was abandoned or cancelled, or is unknown to the gateway) -> failed; went through -> the token it set up is
 // read and, when it can be charged, stored as the customer's payment method, once, with the
 // chosen subscriptions switched to it, a payment_method.updated event and a retry of their
 // failed charge (enqueued with jobs). A setup past its expiry has its payment cancelled, so that
@@ -72,6 +72,10 @@ func SyncSetup(ctx context.Context, d Deps, jobs *Client, id uuid.UUID) (billing
 		return s, err
 	}
 	p, err := d.Gateway.GetPayment(ctx, s.GatewayPaymentID)
+	if gateway.IsNotFound(err) {
+		return endSetup(ctx, d, s, billing.SetupFailed, &billing.Failure{Code: billing.FailureCheckoutFailed,
+			Reason: "the gateway does not know the payment"})
+	}
 	if err != nil {
 		return s, fmt.Errorf("sync setup %s: %w", id, err)
 	}

@@ -354,3 +354,21 @@ func TestSetupsNeedAPublicURL(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 }
+
+// TestSetupExpires: a checkout not completed within the setup's hour ends the setup expired, and
+// its payment is cancelled at the gateway, so that the customer can no longer complete it.
+func TestSetupExpires(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	cus, pm, sub := e.pastDue()
+	s := e.startSetup(cus, sub)
+	e.clock.Advance(time.Hour)
+	require.Eventually(t, func() bool { return e.getSetup(s.ID).Status == "expired" }, 20*time.Second, 50*time.Millisecond)
+	require.Equal(t, "expired", e.getSetup(s.ID).Failure.Code)
+	p, ok := e.sim.Payment(paymentOf(t, s.CheckoutURL))
+	require.True(t, ok)
+	require.Equal(t, gateway.PaymentCancelled, p.Status)
+	_, err := e.sim.CompleteCheckout(p.PaymentID, egwsim.CheckoutComplete)
+	require.Error(t, err)
+	require.Equal(t, pm, e.subscriptionPaymentMethod(sub))
+}

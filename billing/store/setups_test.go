@@ -1,0 +1,96 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/billing/store"
+	"github.com/recur-billing/recur/billing/store/storetest"
+)
+
+// TestReopenFailedCharge: only the failed charge of the subscription's latest billed period is
+// made pending again, with the new payment method, once; its next attempt is number two.
+func TestReopenFailedCharge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	sub := storetest.Subscription(t, db, storetest.SubscriptionOpts{})
+	old, latest := periodCharge(sub, 0), periodCharge(sub, 1)
+	_, err := store.InsertCharges(ctx, db, []billing.Charge{old, latest})
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `UPDATE charges SET status = 'failed', failure_code = 'AUTHORIZATION_DECLINED' WHERE subscription_id = $1`, sub.ID)
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `INSERT INTO charge_attempts (id, charge_id, number, order_number, status, created_at, updated_at)
+		VALUES ($1, $2, 1, 'o-1', 'failed', now(), now())`, billing.NewID(), latest.ID)
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `UPDATE subscriptions SET next_period = 2, status = 'past_due' WHERE id = $1`, sub.ID)
+	require.NoError(t, err)
+	newPM, _, err := store.SavePaymentMethod(ctx, db, billing.PaymentMethod{ID: billing.NewID(), CustomerID: sub.CustomerID,
+		GatewayTokenID: "tok_new_" + sub.ID.String(), Last4: "0005", ExpMonth: 12, ExpYear: 2099, Purposes: []string{"SUBSCRIPTION"}, CreatedAt: sub.CreatedAt})
+	require.NoError(t, err)
+
+	tx, err := db.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck
+	id, reopened, err := store.ReopenFailedCharge(ctx, tx, sub.ID, newPM.ID, sub.CreatedAt)
+	require.NoError(t, err)
+	require.True(t, reopened)
+	require.Equal(t, latest.ID, id)
+	_, reopened, err = store.ReopenFailedCharge(ctx, tx, sub.ID, newPM.ID, sub.CreatedAt)
+	require.NoError(t, err)
+	require.False(t, reopened, "pending now: nothing to reopen")
+	require.NoError(t, tx.Commit(ctx))
+
+	c, err := store.GetCharge(ctx, db, latest.ID)
+	require.NoError(t, err)
+	require.Equal(t, billing.ChargePending, c.Status)
+	require.Equal(t, newPM.ID, c.PaymentMethodID)
+	require.Nil(t, c.Failure)
+	c, err = store.GetCharge(ctx, db, old.ID)
+	require.NoError(t, err)
+	require.Equal(t, billing.ChargeFailed, c.Status, "an earlier period is not retried")
+
+	claimed, ok, err := store.ClaimCharge(ctx, db, latest.ID, billing.NewID(), time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	a, err := store.OpenAttempt(ctx, db, claimed.ID, sub.CreatedAt)
+	require.NoError(t, err)
+	require.Equal(t, 2, a.Number)
+	require.Equal(t, billing.AttemptProcessing, a.Status)
+	again, err := store.OpenAttempt(ctx, db, claimed.ID, sub.CreatedAt)
+	require.NoError(t, err)
+	require.Equal(t, a.ID, again.ID, "the open attempt is resumed")
+}
+
+// TestSetupIsFinishedOnce: a setup ends once; its payment finds it, an unknown payment nothing.
+func TestSetupIsFinishedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	sub := storetest.Subscription(t, db, storetest.SubscriptionOpts{})
+	s, err := billing.NewPaymentMethodSetup(sub.CustomerID, []string{"SUBSCRIPTION"}, "https://shop.example/", nil, "EUR", sub.CreatedAt)
+	require.NoError(t, err)
+	s.GatewayPaymentID, s.CheckoutURL = "pay_setup_1", "https://egw.example/checkout"
+	require.NoError(t, store.InsertSetup(ctx, db, s))
+
+	owner, err := store.FindPaymentOwner(ctx, db, "pay_setup_1")
+	require.NoError(t, err)
+	require.Equal(t, store.PaymentOwner{SetupID: &s.ID}, owner)
+	owner, err = store.FindPaymentOwner(ctx, db, "pay_unknown")
+	require.NoError(t, err)
+	require.Equal(t, store.PaymentOwner{}, owner)
+
+	s.Status, s.PaymentMethodID = billing.SetupSucceeded, &sub.PaymentMethodID
+	require.NoError(t, store.FinishSetup(ctx, db, s))
+	s.Status, s.PaymentMethodID, s.Failure = billing.SetupFailed, nil, &billing.Failure{Code: "x"}
+	require.ErrorIs(t, store.FinishSetup(ctx, db, s), billing.ErrConflict)
+	got, err := store.GetSetup(ctx, db, s.ID)
+	require.NoError(t, err)
+	require.Equal(t, billing.SetupSucceeded, got.Status)
+	require.Equal(t, sub.PaymentMethodID, *got.PaymentMethodID)
+	require.Nil(t, got.Failure)
+}
