@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -130,7 +129,7 @@ func checkPurpose(pm billing.PaymentMethod, channel gateway.Channel) error {
 		return err
 	}
 	purposes := gateway.PurposesFor(channel)
-	if slices.ContainsFunc(purposes, func(p gateway.Purpose) bool { return slices.Contains(pm.Purposes, string(p)) }) {
+	if gateway.Carries(pm.Purposes, purposes...) {
 		return nil
 	}
 	names := make([]string, len(purposes))

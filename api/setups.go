@@ -73,12 +73,13 @@ func (a *API) createSetup(ctx context.Context, tx pgx.Tx, r *http.Request) (int,
 		return 0, nil, err
 	}
 	subs := make([]uuid.UUID, len(in.SubscriptionIDs))
-	for i, s := range in.SubscriptionIDs {
-		if subs[i], err = a.setupSubscription(ctx, tx, customerID, s); err != nil {
+	for i, id := range in.SubscriptionIDs {
+		sub, err := setupSubscription(ctx, tx, customerID, id, purposes)
+		if err != nil {
 			return 0, nil, err
 		}
+		subs[i] = sub.ID
 		if in.Currency == "" && i == 0 {
-			sub, _ := store.GetSubscription(ctx, tx, subs[i]) // read just above
 			in.Currency = sub.Price.Currency
 		}
 	}
@@ -133,22 +134,27 @@ func setupPurposes(names []string, forSubscriptions bool) ([]gateway.Purpose, er
 }
 
 // setupSubscription checks one of a setup's subscription_ids: a subscription of the customer that
-// is not canceled.
-func (a *API) setupSubscription(ctx context.Context, tx pgx.Tx, customerID uuid.UUID, s string) (uuid.UUID, error) {
+// is not canceled and that a token with the purposes can bill (STANDING_ORDER when amounts are set
+// for its upcoming periods).
+func setupSubscription(ctx context.Context, tx pgx.Tx, customerID uuid.UUID, s string, purposes []gateway.Purpose) (billing.Subscription, error) {
 	id, err := parseID("subscription_ids", s)
 	if err != nil {
-		return id, err
+		return billing.Subscription{}, err
 	}
 	sub, err := store.GetSubscription(ctx, tx, id)
 	switch {
 	case err != nil:
-		return id, asFieldError(err, "subscription_ids", "no such subscription: "+s)
+		return sub, asFieldError(err, "subscription_ids", "no such subscription: "+s)
 	case sub.CustomerID != customerID:
-		return id, &billing.ValidationError{Field: "subscription_ids", Reason: "subscription " + s + " belongs to another customer"}
+		return sub, &billing.ValidationError{Field: "subscription_ids", Reason: "subscription " + s + " belongs to another customer"}
 	case sub.Status == billing.SubscriptionCanceled:
-		return id, &billing.ValidationError{Field: "subscription_ids", Reason: "subscription " + s + " is canceled"}
+		return sub, &billing.ValidationError{Field: "subscription_ids", Reason: "subscription " + s + " is canceled"}
 	}
-	return id, nil
+	amounts, err := store.UpcomingPeriodAmounts(ctx, tx, sub)
+	if err == nil && len(amounts) > 0 && !slices.Contains(purposes, gateway.PurposeStandingOrder) {
+		err = &billing.ValidationError{Field: "purposes", Reason: "must include STANDING_ORDER: subscription " + s + " has amounts set for upcoming periods"}
+	}
+	return sub, err
 }
 
 // setupReturn is where the gateway's hosted checkout sends the customer back (no API key: the

@@ -154,13 +154,26 @@ func completeSetup(ctx context.Context, d Deps, jobs *Client, s billing.PaymentM
 
 // switchSubscription makes the subscription bill pm and, when it is past due or unpaid, retries
 // the failed charge of its latest period with pm at once. A subscription canceled since the setup
-// began is left alone.
+// began, or that pm's token cannot bill (no recurring purpose, or no STANDING_ORDER for the
+// amounts set for its upcoming periods), is left alone.
 func switchSubscription(ctx context.Context, log *slog.Logger, tx pgx.Tx, jobs *Client, subID uuid.UUID, pm billing.PaymentMethod, now time.Time) error {
 	sub, err := store.LockSubscription(ctx, tx, subID)
 	if err != nil {
 		return err
 	}
-	if err := sub.SetPaymentMethod(pm, now); err != nil {
+	amounts, err := store.UpcomingPeriodAmounts(ctx, tx, sub)
+	if err != nil {
+		return err
+	}
+	err = sub.SetPaymentMethod(pm, now)
+	switch {
+	case err != nil:
+	case !gateway.Carries(pm.Purposes, gateway.PurposesFor(gateway.ChannelRecurring)...):
+		err = errors.New("the token has no SUBSCRIPTION or STANDING_ORDER purpose")
+	case len(amounts) > 0 && !gateway.Carries(pm.Purposes, gateway.PurposeStandingOrder):
+		err = errors.New("the token has no STANDING_ORDER purpose, which the amounts set for upcoming periods need")
+	}
+	if err != nil {
 		log.WarnContext(ctx, "subscription not switched to the new payment method", slog.String("subscription_id", subID.String()), slog.Any("reason", err))
 		return nil
 	}

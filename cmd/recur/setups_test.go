@@ -253,8 +253,12 @@ func TestEGWCallbackInput(t *testing.T) {
 func TestSetupInput(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	cus, _ := e.customer(egwsim.TokenActive + "_" + t.Name())
+	cus, pm := e.customer(egwsim.TokenActive + "_" + t.Name())
 	other := e.subscribe(egwsim.TokenActive + "_other_" + t.Name())
+	var metered subscriptionOut
+	e.post("/v1/subscriptions", map[string]any{"customer_id": cus, "payment_method_id": pm, "amount": 1250,
+		"currency": "EUR", "interval": "month"}, 201, &metered)
+	e.post("/v1/subscriptions/"+metered.ID+"/periods/1/amount", map[string]any{"amount": 999}, 200, nil)
 	cases := []struct {
 		body  map[string]any
 		field string
@@ -264,6 +268,7 @@ func TestSetupInput(t *testing.T) {
 		{map[string]any{"purposes": []string{"SUBSCRIPTION", "SUBSCRIPTION"}, "return_url": "https://shop.example/"}, "purposes"},
 		{map[string]any{"purposes": []string{"BOGUS"}, "return_url": "https://shop.example/"}, "purposes"},
 		{map[string]any{"purposes": []string{"UNSCHEDULED"}, "return_url": "https://shop.example/", "subscription_ids": []string{other}}, "purposes"},
+		{map[string]any{"purposes": []string{"SUBSCRIPTION"}, "return_url": "https://shop.example/", "subscription_ids": []string{metered.ID}}, "purposes"},
 		{map[string]any{"purposes": []string{"SUBSCRIPTION"}, "return_url": "/relative"}, "return_url"},
 		{map[string]any{"purposes": []string{"SUBSCRIPTION"}, "return_url": "https://shop.example/", "subscription_ids": []string{other}}, "subscription_ids"},
 		{map[string]any{"purposes": []string{"SUBSCRIPTION"}, "return_url": "https://shop.example/", "subscription_ids": []string{"x"}}, "subscription_ids"},
