@@ -72,7 +72,8 @@ func FinishAttempt(ctx context.Context, db DBTX, run, attemptID uuid.UUID, statu
 	}
 	// The subscription's state follows the outcome of its latest period's charge
 	// (billing.AfterCharge), in the same statement: a failure makes it past due, a success
-	// active again.
+	// active again. A retry of a charge that already failed (a later attempt) that fails again
+	// does not count as another period failed.
 	var from, to []billing.SubscriptionStatus
 	for _, st := range billing.SubscriptionStatuses {
 		if next := billing.AfterCharge(st, billing.ChargeStatus(status)); next != st {
@@ -85,16 +86,17 @@ func FinishAttempt(ctx context.Context, db DBTX, run, attemptID uuid.UUID, statu
 			UPDATE charge_attempts a SET status = $2, failure_code = $3, failure_reason = $4, updated_at = $5
 			FROM charges c
 			WHERE a.id = $1 AND a.status = 'processing' AND c.id = a.charge_id AND c.lease_owner = $6
-			RETURNING a.charge_id
+			RETURNING a.charge_id, a.number
 		), c AS (
 			UPDATE charges c SET status = $2, failure_code = $3, failure_reason = $4, updated_at = $5,
 				lease_owner = NULL, lease_until = now()
 			FROM a WHERE c.id = a.charge_id
-			RETURNING c.subscription_id, c.period_index
+			RETURNING c.subscription_id, c.period_index, a.number
 		), s AS (
 			UPDATE subscriptions s SET status = t.to_status, updated_at = $5
 			FROM c, unnest($7::text[], $8::text[]) AS t(from_status, to_status)
 			WHERE s.id = c.subscription_id AND s.next_period = c.period_index + 1 AND s.status = t.from_status
+				AND (c.number = 1 OR $2 <> 'failed')
 		)
 		SELECT count(*) FROM c`, attemptID, status, code, reason, now, run, from, to).Scan(&finished)
 	if err != nil {

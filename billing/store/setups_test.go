@@ -94,3 +94,48 @@ func TestSetupIsFinishedOnce(t *testing.T) {
 	require.Equal(t, sub.PaymentMethodID, *got.PaymentMethodID)
 	require.Nil(t, got.Failure)
 }
+
+// TestFailedRetryDoesNotCountAsAnotherPeriod: a past-due subscription whose failed charge is
+// retried and fails again stays past due; the retry succeeding makes it active.
+func TestFailedRetryDoesNotCountAsAnotherPeriod(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	sub := storetest.Subscription(t, db, storetest.SubscriptionOpts{})
+	c := periodCharge(sub, 0)
+	_, err := store.InsertCharges(ctx, db, []billing.Charge{c})
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `UPDATE subscriptions SET next_period = 1, status = 'past_due' WHERE id = $1`, sub.ID)
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `UPDATE charges SET status = 'failed' WHERE id = $1`, c.ID)
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `INSERT INTO charge_attempts (id, charge_id, number, order_number, status, created_at, updated_at)
+		VALUES ($1, $2, 1, 'o-1', 'failed', now(), now())`, billing.NewID(), c.ID)
+	require.NoError(t, err)
+
+	retry := func(status billing.AttemptStatus) billing.SubscriptionStatus {
+		t.Helper()
+		tx, err := db.Begin(ctx)
+		require.NoError(t, err)
+		_, reopened, err := store.ReopenFailedCharge(ctx, tx, sub.ID, sub.PaymentMethodID, sub.CreatedAt)
+		require.NoError(t, err)
+		require.True(t, reopened)
+		require.NoError(t, tx.Commit(ctx))
+		run := billing.NewID()
+		_, ok, err := store.ClaimCharge(ctx, db, c.ID, run, time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok)
+		a, err := store.OpenAttempt(ctx, db, c.ID, sub.CreatedAt)
+		require.NoError(t, err)
+		var f *billing.Failure
+		if status == billing.AttemptFailed {
+			f = &billing.Failure{Code: "AUTHORIZATION_DECLINED"}
+		}
+		require.NoError(t, store.FinishAttempt(ctx, db, run, a.ID, status, f, sub.CreatedAt))
+		got, err := store.GetSubscription(ctx, db, sub.ID)
+		require.NoError(t, err)
+		return got.Status
+	}
+	require.Equal(t, billing.SubscriptionPastDue, retry(billing.AttemptFailed), "not unpaid: the same period")
+	require.Equal(t, billing.SubscriptionActive, retry(billing.AttemptSucceeded))
+}
