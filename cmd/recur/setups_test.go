@@ -291,8 +291,9 @@ func TestSetupInput(t *testing.T) {
 }
 
 // TestRemovePaymentMethod: a payment method that a subscription uses is not removed (409 naming
-// it); once the subscription is canceled, it is removed, its token deactivated at the gateway,
-// and it can be neither attached nor charged any more.
+// it); once the subscription is canceled, it is removed, its token deactivated at the gateway
+// (through an answer lost after the effect and a 503: the job tries again), and it can be neither
+// attached nor charged any more.
 func TestRemovePaymentMethod(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
@@ -307,6 +308,8 @@ func TestRemovePaymentMethod(t *testing.T) {
 	require.Contains(t, p.Detail, sub.ID)
 	e.post("/v1/subscriptions/"+sub.ID+"/cancel", nil, 200, nil)
 
+	e.sim.FailNext(egwsim.OpDeactivateToken, egwsim.Fault{Kind: egwsim.KindReset, AfterEffect: true})
+	e.sim.FailNext(egwsim.OpDeactivateToken, egwsim.Fault{Status: http.StatusServiceUnavailable})
 	var removed pmOut
 	require.Equal(t, http.StatusOK, e.do(http.MethodDelete, path, nil, &removed))
 	require.NotNil(t, removed.RemovedAt)
@@ -319,6 +322,7 @@ func TestRemovePaymentMethod(t *testing.T) {
 		require.Equal(t, http.StatusOK, e.do(http.MethodDelete, path, nil, &again))
 		return again.TokenDeactivatedAt != nil && again.RemovedAt.Equal(*removed.RemovedAt)
 	}, 20*time.Second, 50*time.Millisecond)
+	require.Len(t, e.sim.Faults(), 2, "both faults struck, and the removal outlived them")
 
 	e.post("/v1/customers/"+cus+"/charges", map[string]any{"amount": 500, "currency": "EUR", "payment_method_id": pm}, 422, &p)
 	require.Equal(t, "payment_method_id", p.Errors[0].Field)
