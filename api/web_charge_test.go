@@ -31,7 +31,7 @@ func TestChargePageOfAnAdHocChargeWithARefund(t *testing.T) {
 	require.NoError(t, err)
 	c, err := billing.NewAdHocCharge(pm, billing.Money{Amount: 4200, Currency: "EUR"}, "onboarding workshop", clock.Now())
 	require.NoError(t, err)
-	require.NoError(t, store.InsertAdHocCharge(ctx, db, c))
+	require.NoError(t, store.InsertCharge(ctx, db, c))
 	_, err = db.Exec(ctx, `UPDATE charges SET status = 'succeeded' WHERE id = $1`, c.ID)
 	require.NoError(t, err)
 	_, err = db.Exec(ctx, `INSERT INTO charge_attempts (id, charge_id, number, order_number, gateway_payment_id, status, created_at, updated_at)

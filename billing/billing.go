@@ -137,6 +137,6 @@ func (s *Subscription) BillNextPeriod(run uuid.UUID, now time.Time) Charge {
 		Channel: ChannelRecurring, Status: ChargePending, CreatedAt: now, UpdatedAt: now,
 	}
 	s.NextPeriod++
-	s.NextBillingAt = end
+	s.NextBillingAt, s.PeriodPrice = end, s.Price
 	return c
 }

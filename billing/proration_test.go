@@ -154,9 +154,11 @@ func TestChangePriceNowProperties(t *testing.T) {
 		c, _ := s.Renew(billing.NewID(), anchor)
 		s.ApplyCredit(&c)
 		start, end, _ := s.CurrentPeriod()
-		now := start.Add(time.Duration(rapid.Float64Range(0, 1).Draw(t, "into the period") * float64(end.Sub(start))))
-		if !now.Before(end) {
-			now = end.Add(-time.Nanosecond)
+		// Periods of over 292 years do not fit in a time.Duration: the time of change is drawn in seconds.
+		now := time.Unix(start.Unix()+rapid.Int64Range(0, end.Unix()-start.Unix()-1).Draw(t, "seconds into the period"),
+			int64(rapid.IntRange(0, 999_999_999).Draw(t, "and nanoseconds"))).UTC()
+		if now.Before(start) {
+			now = start
 		}
 		old := s.Price
 		change := billing.PriceChange{UnitPrice: eur(rapid.Int64Range(1, 1<<40).Draw(t, "new price")), Quantity: rapid.IntRange(1, 1000).Draw(t, "new quantity")}

@@ -71,7 +71,7 @@ func TestAdHocCharge(t *testing.T) {
 
 	c, err := billing.NewAdHocCharge(pm, billing.Money{Amount: 4200, Currency: "EUR"}, "setup fee", sub.CreatedAt)
 	require.NoError(t, err)
-	require.NoError(t, store.InsertAdHocCharge(ctx, db, c))
+	require.NoError(t, store.InsertCharge(ctx, db, c))
 	got, err := store.GetCharge(ctx, db, c.ID)
 	require.NoError(t, err)
 	require.Equal(t, c.ID, got.ID)
