@@ -113,10 +113,10 @@ type CurrentCharges struct {
 }
 
 // ChangePriceNow makes the subscription bill c's unit price x quantity from now on, as
-// ChangePrice does, and prorates the current period: with s seconds left (rounded down) of a
+// ChangePrice does, and prorates the current period: with t seconds left (rounded down) of a
 // period of w seconds, the period's price P (what it was billed at: its price or variable
-// amount, or the price of an earlier immediate change in it) gives a credit of P x s / w, and
-// the new price N a debit of N x s / w, each rounded as Prorate says. A negative net is added to
+// amount, or the price of an earlier immediate change in it) gives a credit of P x t / w, and
+// the new price N a debit of N x t / w, each rounded as Prorate says. A negative net is added to
 // the subscription's credit, which later period charges use (ApplyCredit); a positive one is for
 // the caller to charge (NewProrationCharge); the lines show both either way.
 //

@@ -66,11 +66,15 @@ func InsertCharges(ctx context.Context, db DBTX, charges []billing.Charge) ([]uu
 	return inserted, insertLines(ctx, db, lined...)
 }
 
-// InsertCharge stores one new ad-hoc or proration charge with its lines. A second proration
-// charge for one change is a *billing.ConflictError.
+// InsertCharge stores one new ad-hoc or proration charge with its lines, which must sum to its
+// amount (billing.CheckLines). A second proration charge for one change is a
+// *billing.ConflictError.
 func InsertCharge(ctx context.Context, db DBTX, c billing.Charge) error {
 	if c.Kind == billing.ChargePeriod || c.AdHoc() != (c.Kind == billing.ChargeAdHoc) {
 		return fmt.Errorf("insert charge: charge %s is a %s charge, of subscription %v", c.ID, c.Kind, c.SubscriptionID)
+	}
+	if err := billing.CheckLines(c); err != nil {
+		return fmt.Errorf("insert charge: %w", err)
 	}
 	var start, end *time.Time
 	var index *int
