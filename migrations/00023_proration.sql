@@ -4,7 +4,8 @@
 -- used by later period charges, never negative) and the price its newest period was billed at.
 -- A period charge paid in full by credit is the one charge of amount 0, succeeded at once.
 -- The one-per-period constraint becomes a partial unique index of the same name, in the same
--- transaction, so that the invariant never lapses (building it holds writes to charges).
+-- transaction, so that the invariant never lapses (building it, and the index that now serves a
+-- subscription's charges, holds writes to charges: seconds on millions of rows).
 
 -- +goose Up
 ALTER TABLE charges
@@ -22,6 +23,9 @@ ALTER TABLE charges
 CREATE UNIQUE INDEX charges_one_per_period ON charges (subscription_id, period_start) WHERE kind = 'period';
 -- A change is charged at most once.
 CREATE UNIQUE INDEX charges_one_per_change ON charges (subscription_id, change_id) WHERE kind = 'proration';
+-- A subscription's charges of every kind, newest first (GET /v1/subscriptions/{id}/charges, the
+-- at-risk report's latest charge), which the partial index above no longer serves.
+CREATE INDEX charges_subscription_period ON charges (subscription_id, period_start DESC, id DESC);
 
 CREATE TABLE charge_lines (
     charge_id    uuid NOT NULL REFERENCES charges,
@@ -46,6 +50,7 @@ FROM charges c WHERE c.subscription_id = s.id AND c.period_index = s.next_period
 -- Fails while proration charges or zero charges exist: the old schema cannot hold them.
 ALTER TABLE subscriptions DROP COLUMN period_price, DROP COLUMN credit_balance;
 DROP TABLE charge_lines;
+DROP INDEX charges_subscription_period;
 DROP INDEX charges_one_per_change;
 DROP INDEX charges_one_per_period;
 ALTER TABLE charges
