@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -210,4 +212,44 @@ func TestChangeNowRefusals(t *testing.T) {
 	require.Equal(t, int64(2500), next.Amount)
 	require.Equal(t, 200, e.do(http.MethodGet, "/v1/subscriptions/"+declined, nil, &s))
 	require.Equal(t, "active", s.Status)
+}
+
+// TestChangeNowConcurrently: the same upgrade sent ten times at once is charged once: the
+// subscription's lock orders the requests, and each after the first finds the change made (a 409
+// while its charge is pending, else nothing to charge).
+func TestChangeNowConcurrently(t *testing.T) {
+	t.Parallel()
+	e, subID := prorationEnv(t, egwsim.TokenActive, map[string]any{"amount": 1500, "currency": "EUR", "interval": "month"})
+	type answer struct {
+		status int
+		body   json.RawMessage
+	}
+	answers := make(chan answer, 10)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var a answer
+			a.status = e.do(http.MethodPost, "/v1/subscriptions/"+subID+"/change", map[string]any{"amount": 2500, "effective": "now"}, &a.body)
+			answers <- a
+		}()
+	}
+	wg.Wait()
+	close(answers)
+	charged := 0
+	for a := range answers {
+		require.Contains(t, []int{200, 409}, a.status, "%s", a.body)
+		var ch changeOut
+		if a.status == 200 {
+			require.NoError(t, json.Unmarshal(a.body, &ch))
+		}
+		if ch.Proration != nil && ch.Proration.ChargeID != nil {
+			charged++
+			require.Equal(t, int64(500), ch.Proration.Net)
+		}
+	}
+	require.Equal(t, 1, charged)
+	require.Equal(t, "proration", e.charge(e.settledCharges(subID, 2)[0].ID).Kind)
+	require.Equal(t, int64(1500+500), e.captured())
 }
