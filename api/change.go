@@ -120,15 +120,13 @@ type prorationJSON struct {
 func (a *API) changePriceNow(ctx context.Context, tx pgx.Tx, r *http.Request, change func(*billing.Subscription) billing.PriceChange) (int, any, error) {
 	var p billing.Proration
 	var charge *billing.Charge
-	status, sub, err := a.changeSubscription(ctx, tx, r, func(s *billing.Subscription, now time.Time) error {
+	status, sub, err := a.changeSubscription(ctx, tx, r, func(s *billing.Subscription, now time.Time) (err error) {
 		var current billing.CurrentCharges
 		if s.NextPeriod > 0 {
-			var err error
 			if current, err = store.CurrentCharges(ctx, tx, s.ID, s.NextPeriod-1); err != nil {
 				return err
 			}
 		}
-		var err error
 		if p, err = s.ChangePriceNow(change(s), current, now); err != nil || p.Net() <= 0 {
 			return err
 		}
