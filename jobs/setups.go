@@ -186,15 +186,19 @@ func switchSubscription(ctx context.Context, log *slog.Logger, tx pgx.Tx, jobs *
 	return retryPastDueCharge(ctx, tx, jobs, sub.ID, pm.ID, now)
 }
 
-// retryPastDueCharge collects the failed charge of the subscription's latest period again, with
-// payment method pmID, at once: the charge is made pending again (its next attempt will use pmID)
-// and its collect job enqueued in tx.
+// retryPastDueCharge collects the failed charges of the subscription's latest period again, with
+// payment method pmID, at once: they are made pending again (their next attempts will use pmID)
+// and their collect jobs enqueued in tx.
 func retryPastDueCharge(ctx context.Context, tx pgx.Tx, jobs *Client, subID, pmID uuid.UUID, now time.Time) error {
-	chargeID, reopened, err := store.ReopenFailedCharge(ctx, tx, subID, pmID, now)
-	if err != nil || !reopened {
+	ids, err := store.ReopenFailedCharges(ctx, tx, subID, pmID, now)
+	if err != nil || len(ids) == 0 {
 		return err
 	}
-	_, err = jobs.InsertTx(ctx, tx, CollectChargeArgs{ChargeID: chargeID}, nil)
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: CollectChargeArgs{ChargeID: id}}
+	}
+	_, err = jobs.InsertManyTx(ctx, tx, params)
 	return err
 }
 

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -139,22 +138,23 @@ func SetTokenDeactivated(ctx context.Context, db DBTX, id uuid.UUID, now time.Ti
 	return nil
 }
 
-// ReopenFailedCharge makes the failed charge of the subscription's latest billed period pending
-// again, to be collected with payment method pmID: a new attempt, since its last one has
-// finished. It returns the charge's id, or false when that charge did not fail (or there is none).
-func ReopenFailedCharge(ctx context.Context, tx pgx.Tx, subscriptionID, pmID uuid.UUID, now time.Time) (uuid.UUID, bool, error) {
-	var id uuid.UUID
-	err := tx.QueryRow(ctx, `
+// ReopenFailedCharges makes the failed charges of the subscription's latest billed period (its
+// period charge, and proration charges of changes made in it) pending again, to be collected with
+// payment method pmID: each gets a new attempt, since its last one has finished. It returns their
+// ids, none when no such charge failed.
+func ReopenFailedCharges(ctx context.Context, tx pgx.Tx, subscriptionID, pmID uuid.UUID, now time.Time) ([]uuid.UUID, error) {
+	rows, err := tx.Query(ctx, `
 		UPDATE charges c SET status = 'pending', payment_method_id = $2, failure_code = NULL, failure_reason = NULL,
 			unsettled_since = NULL, reconcile_after = NULL, reconcile_count = 0, updated_at = $3
 		FROM subscriptions s
 		WHERE s.id = $1 AND c.subscription_id = s.id AND c.period_index = s.next_period - 1 AND c.status = 'failed'
-		RETURNING c.id`, subscriptionID, pmID, now).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return id, false, nil
-	}
+		RETURNING c.id`, subscriptionID, pmID, now)
 	if err != nil {
-		return id, false, fmt.Errorf("reopen failed charge: %w", err)
+		return nil, fmt.Errorf("reopen failed charges: %w", err)
 	}
-	return id, true, nil
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("reopen failed charges: %w", err)
+	}
+	return ids, nil
 }

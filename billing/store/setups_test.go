@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/recur-billing/recur/billing"
@@ -12,9 +13,9 @@ import (
 	"github.com/recur-billing/recur/billing/store/storetest"
 )
 
-// TestReopenFailedCharge: only the failed charge of the subscription's latest billed period is
+// TestReopenFailedCharges: only the failed charge of the subscription's latest billed period is
 // made pending again, with the new payment method, once; its next attempt is number two.
-func TestReopenFailedCharge(t *testing.T) {
+func TestReopenFailedCharges(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := storetest.NewDB(t)
@@ -36,13 +37,12 @@ func TestReopenFailedCharge(t *testing.T) {
 	tx, err := db.Begin(ctx)
 	require.NoError(t, err)
 	defer tx.Rollback(ctx) //nolint:errcheck
-	id, reopened, err := store.ReopenFailedCharge(ctx, tx, sub.ID, newPM.ID, sub.CreatedAt)
+	ids, err := store.ReopenFailedCharges(ctx, tx, sub.ID, newPM.ID, sub.CreatedAt)
 	require.NoError(t, err)
-	require.True(t, reopened)
-	require.Equal(t, latest.ID, id)
-	_, reopened, err = store.ReopenFailedCharge(ctx, tx, sub.ID, newPM.ID, sub.CreatedAt)
+	require.Equal(t, []uuid.UUID{latest.ID}, ids)
+	ids, err = store.ReopenFailedCharges(ctx, tx, sub.ID, newPM.ID, sub.CreatedAt)
 	require.NoError(t, err)
-	require.False(t, reopened, "pending now: nothing to reopen")
+	require.Empty(t, ids, "pending now: nothing to reopen")
 	require.NoError(t, tx.Commit(ctx))
 
 	c, err := store.GetCharge(ctx, db, latest.ID)
@@ -117,9 +117,9 @@ func TestFailedRetryDoesNotCountAsAnotherPeriod(t *testing.T) {
 		t.Helper()
 		tx, err := db.Begin(ctx)
 		require.NoError(t, err)
-		_, reopened, err := store.ReopenFailedCharge(ctx, tx, sub.ID, sub.PaymentMethodID, sub.CreatedAt)
+		ids, err := store.ReopenFailedCharges(ctx, tx, sub.ID, sub.PaymentMethodID, sub.CreatedAt)
 		require.NoError(t, err)
-		require.True(t, reopened)
+		require.Equal(t, []uuid.UUID{c.ID}, ids)
 		require.NoError(t, tx.Commit(ctx))
 		run := billing.NewID()
 		_, ok, err := store.ClaimCharge(ctx, db, c.ID, run, time.Minute)
