@@ -381,3 +381,30 @@ func TestSetupExpires(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, pm, e.subscriptionPaymentMethod(sub))
 }
+
+// TestSetupRetriesADeclinedProration: a subscription past due because an immediate change's
+// proration charge was declined is active again once a setup's new card has paid that charge.
+func TestSetupRetriesADeclinedProration(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	sub := e.subscribe(egwsim.TokenActive + "_" + t.Name())
+	e.settledCharges(sub, 1)
+	e.sim.FailNext(egwsim.OpCreateTokenSession, egwsim.Fault{Kind: egwsim.KindDecline})
+	e.post("/v1/subscriptions/"+sub+"/change", map[string]any{"quantity": 2, "effective": "now"}, 200, nil)
+	require.Equal(t, "failed", e.settledCharges(sub, 2)[0].Status)
+	require.Equal(t, "past_due", e.getSubscription(sub).Status)
+
+	var cus string
+	require.NoError(t, e.db.QueryRow(context.Background(), `SELECT customer_id FROM subscriptions WHERE id = $1`, sub).Scan(&cus))
+	s := e.startSetup(cus, sub)
+	status, back := redirected(t, http.MethodPost, s.CheckoutURL+"?outcome="+egwsim.CheckoutComplete)
+	require.Equal(t, http.StatusSeeOther, status)
+	status, _ = redirected(t, http.MethodGet, back)
+	require.Equal(t, http.StatusSeeOther, status)
+
+	require.Eventually(t, func() bool { return e.getSubscription(sub).Status == "active" }, 20*time.Second, 50*time.Millisecond)
+	charges := e.settledCharges(sub, 2)
+	for _, c := range charges {
+		require.Equal(t, "succeeded", c.Status)
+	}
+}
