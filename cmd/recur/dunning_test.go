@@ -7,9 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/billing/store"
 	"github.com/recur-billing/recur/gateway"
 	"github.com/recur-billing/recur/gateway/egwsim"
 	"github.com/recur-billing/recur/jobs"
@@ -68,6 +71,16 @@ func (e *testEnv) firstCharge(subID string) string {
 		return len(page.Data) == 1
 	}, 20*time.Second, 50*time.Millisecond)
 	return page.Data[0].ID
+}
+
+// chargeCustomer returns the id of the charge's customer.
+func (e *testEnv) chargeCustomer(chargeID string) string {
+	e.t.Helper()
+	var c struct {
+		CustomerID string `json:"customer_id"`
+	}
+	require.Equal(e.t, 200, e.do(http.MethodGet, "/v1/charges/"+chargeID, nil, &c))
+	return c.CustomerID
 }
 
 // eventTypes returns the types of the events about an object, oldest first.
@@ -143,6 +156,32 @@ func TestDunningSoftDeclineWalksTheSchedule(t *testing.T) {
 			e.clock.Set(s.NextBillingAt.Add(time.Hour))
 			e.waitSchedulerPasses(2)
 			e.settledCharges(sub, 1) // neither a canceled nor an unpaid subscription is billed
+			if end == billing.DunningCancel {
+				return
+			}
+			// The customer fixes their card (as the payment-method setup does): RetryPastDue
+			// charges the new one at once, and the subscription is active again, billed from the
+			// next period that starts (the one that started while unpaid is not billed late).
+			cus := e.chargeCustomer(id)
+			var good idJSON
+			e.post("/v1/customers/"+cus+"/payment_methods", map[string]any{"gateway_token_id": egwsim.TokenActive + "_fixed"}, 201, &good)
+			pmID := uuid.MustParse(good.ID)
+			err := store.InTx(context.Background(), e.db, func(tx pgx.Tx) error {
+				_, err := jobs.RetryPastDue(context.Background(), e.river, tx, e.clock, uuid.MustParse(sub), &pmID)
+				return err
+			})
+			require.NoError(t, err)
+			e.attemptsEnded(id, 6, "succeeded")
+			s = e.getSubscription(sub)
+			require.Equal(t, "active", s.Status)
+			require.True(t, s.NextBillingAt.After(e.clock.Now()), "next billing %s", s.NextBillingAt)
+			e.waitSchedulerPasses(2)
+			e.settledCharges(sub, 1)
+			err = store.InTx(context.Background(), e.db, func(tx pgx.Tx) error {
+				_, err := jobs.RetryPastDue(context.Background(), e.river, tx, e.clock, uuid.MustParse(sub), nil)
+				return err
+			})
+			require.ErrorIs(t, err, billing.ErrConflict, "nothing is past due any more")
 		})
 	}
 }
