@@ -130,12 +130,14 @@ func failure(code, reason *string) *billing.Failure {
 }
 
 // VoidCharge asks for an unfinished charge to be called off: its worker cancels the payment at
-// the gateway instead of capturing it, and the charge ends canceled. A charge already captured
-// cannot be voided (*billing.ConflictError); voiding a charge that failed or was canceled changes
-// nothing.
+// the gateway instead of capturing it, and the charge ends canceled. A retrying charge is due at
+// once, so that the janitor has it called off without waiting for its retry. A charge already
+// captured cannot be voided (*billing.ConflictError); voiding a charge that failed or was
+// canceled changes nothing.
 func VoidCharge(ctx context.Context, db DBTX, id uuid.UUID, now time.Time) (billing.Charge, error) {
 	c, err := scanCharge(db.QueryRow(ctx, `
-		UPDATE charges SET void_requested_at = CASE WHEN status = 'succeeded' THEN NULL ELSE coalesce(void_requested_at, $2) END
+		UPDATE charges SET void_requested_at = CASE WHEN status = 'succeeded' THEN NULL ELSE coalesce(void_requested_at, $2) END,
+			next_retry_at = CASE WHEN status = 'retrying' THEN least(next_retry_at, $2) END
 		WHERE id = $1 RETURNING `+chargeColumns, id, now))
 	if err != nil {
 		return c, notFound(err, "charge "+id.String())

@@ -406,3 +406,18 @@ func TestDunningConfig(t *testing.T) {
 	_, err = loadConfig(env(map[string]string{"RECUR_DUNNING_SCHEDULE": "1x"}))
 	require.ErrorContains(t, err, "RECUR_DUNNING_SCHEDULE")
 }
+
+// TestVoidARetryingCharge: a voided charge in dunning is called off at once, not at its next
+// retry, and no payment is made for it.
+func TestVoidARetryingCharge(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	sub := e.subscribe(egwsim.TokenInsufficientFunds + "_void")
+	id := e.firstCharge(sub)
+	e.attemptsEnded(id, 1, "retrying")
+	e.post("/v1/charges/"+id+"/void", nil, http.StatusAccepted, nil)
+	c := e.attemptsEnded(id, 2, "canceled")
+	require.Equal(t, billing.FailureVoided, c.Failure.Code)
+	require.Nil(t, c.Attempts[1].GatewayPaymentID)
+	require.Len(t, e.ledgerFor(id), 1)
+}
