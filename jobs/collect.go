@@ -259,23 +259,32 @@ func (c *collection) createPayment(ctx context.Context) (gateway.Payment, error)
 // its job scheduled then, in the same transaction.
 func (c *collection) reserve(ctx context.Context, requestID uuid.UUID) error {
 	now := c.w.deps.Clock.Now()
-	return store.InTx(ctx, c.w.deps.Pool, func(tx pgx.Tx) error {
-		at, held, err := store.ReserveCardAttempt(ctx, tx, c.attempt.ID, c.charge.PaymentMethodID, requestID, billing.CardAttemptCaps, now)
-		if err != nil {
+	var (
+		held   *billing.AttemptCap
+		at     time.Time
+		charge billing.Charge
+	)
+	err := store.InTx(ctx, c.w.deps.Pool, func(tx pgx.Tx) (err error) {
+		at, held, err = store.ReserveCardAttempt(ctx, tx, c.attempt.ID, c.charge.PaymentMethodID, requestID, billing.CardAttemptCaps, now)
+		if err != nil || held == nil {
 			return err
-		}
-		if held == nil {
-			c.attempt.CreateRequestID = &requestID
-			return nil
 		}
 		reason := fmt.Sprintf("card attempt cap (at most %s on one card) reached: the attempt waits until %s", held, at.UTC().Format(time.RFC3339))
-		if c.charge, err = store.DeferCharge(ctx, tx, c.charge.ID, c.run, at, reason); err != nil {
+		if charge, err = store.DeferCharge(ctx, tx, c.charge.ID, c.run, at, reason); err != nil {
 			return err
 		}
-		c.deferred = true
-		c.log.InfoContext(ctx, "charge deferred by the card attempt caps", slog.Time("next_retry_at", at))
 		return scheduleRetry(ctx, river.ClientFromContext[pgx.Tx](ctx), tx, c.w.deps.Clock, c.charge.ID, at)
 	})
+	switch {
+	case err != nil:
+		return err
+	case held == nil:
+		c.attempt.CreateRequestID = &requestID // committed: the creation may be sent
+	default:
+		c.charge, c.deferred = charge, true
+		c.log.InfoContext(ctx, "charge deferred by the card attempt caps", slog.Time("next_retry_at", at))
+	}
+	return nil
 }
 
 // authorize starts the token session on an INITIALIZED payment (the call that moves money) and
