@@ -288,7 +288,8 @@ func TestTransientBurstRetriedWithinTheAttempt(t *testing.T) {
 
 // TestCardAttemptCaps: two subscriptions of one customer on one declining token, retried every
 // hour, reach 10 attempts in 24 hours; the next retries of both wait until the window allows
-// them (the charges say so), and then happen.
+// them (the charges say so), and then happen; so does the first attempt of an ad-hoc charge on
+// the same card.
 func TestCardAttemptCaps(t *testing.T) {
 	t.Parallel()
 	hours := []time.Duration{time.Hour, 2 * time.Hour, 3 * time.Hour, 4 * time.Hour, 5 * time.Hour}
@@ -334,6 +335,20 @@ func TestCardAttemptCaps(t *testing.T) {
 		require.Contains(t, *c.RetryReason, "dunning over")
 		require.NotNil(t, c.Attempts[5].GatewayPaymentID, "the deferred attempt happened")
 	}
+	// An ad-hoc charge on the same card now would be the 11th attempt within 24 hours: its first
+	// attempt waits until the attempts of the first hour leave the window.
+	var adhoc idJSON
+	e.post("/v1/customers/"+cus+"/charges", map[string]any{"amount": 300, "currency": "EUR", "payment_method_id": pm}, 201, &adhoc)
+	c := e.chargeWhen(adhoc.ID, "first attempt deferred", func(c dunningCharge) bool {
+		return c.Status == "retrying" && c.NextRetryAt != nil && c.NextRetryAt.Equal(t0.Add(25*time.Hour))
+	})
+	require.Contains(t, *c.RetryReason, "10 attempts in 24 hours")
+	require.Empty(t, e.ledgerFor(adhoc.ID))
+	e.clock.Set(t0.Add(25 * time.Hour))
+	c = e.attemptsEnded(adhoc.ID, 1, "failed")
+	require.Contains(t, *c.RetryReason, "ad-hoc charges are not retried")
+	require.Len(t, e.ledgerFor(adhoc.ID), 1)
+
 	// No 24-hour window holds more than 10 attempts that reached the gateway.
 	rows, err := e.db.Query(context.Background(), `
 		SELECT max(n) FROM (SELECT count(*) OVER (ORDER BY sent_at RANGE BETWEEN '24 hours'::interval - '1 microsecond'::interval PRECEDING AND CURRENT ROW) AS n
@@ -346,7 +361,7 @@ func TestCardAttemptCaps(t *testing.T) {
 	require.Equal(t, 10, most)
 	var sent int
 	require.NoError(t, e.db.QueryRow(context.Background(), `SELECT count(*) FROM charge_attempts WHERE payment_method_id = $1 AND sent_at IS NOT NULL`, pm).Scan(&sent))
-	require.Equal(t, 12, sent)
+	require.Equal(t, 13, sent)
 }
 
 // TestTokenHealth: the token check raises payment_method.expiring for a card that expires before
