@@ -29,7 +29,7 @@ func TestReserveCardAttemptConcurrently(t *testing.T) {
 	for range 15 {
 		c, err := billing.NewAdHocCharge(pm, billing.Money{Amount: 100, Currency: "EUR"}, "", now)
 		require.NoError(t, err)
-		require.NoError(t, store.InsertAdHocCharge(ctx, db, c))
+		require.NoError(t, store.InsertCharge(ctx, db, c))
 		a, err := store.OpenAttempt(ctx, db, c.ID, now)
 		require.NoError(t, err)
 		attempts = append(attempts, a)
