@@ -139,7 +139,7 @@ func completeSetup(ctx context.Context, d Deps, jobs *Client, s billing.PaymentM
 			return err
 		}
 		for _, subID := range cur.SubscriptionIDs {
-			if err := switchSubscription(ctx, d.Logger, tx, jobs, subID, pm, now); err != nil {
+			if err := switchSubscription(ctx, d.Logger, tx, jobs, d.Clock, subID, pm); err != nil {
 				return err
 			}
 		}
@@ -153,10 +153,11 @@ func completeSetup(ctx context.Context, d Deps, jobs *Client, s billing.PaymentM
 }
 
 // switchSubscription makes the subscription bill pm and, when it is past due or unpaid, retries
-// the failed charge of its latest period with pm at once. A subscription canceled since the setup
+// its latest failed or retrying charge with pm at once (RetryPastDue, dunning's). A subscription canceled since the setup
 // began, or that pm's token cannot bill (no recurring purpose, or no STANDING_ORDER for the
 // amounts set for its upcoming periods), is left alone.
-func switchSubscription(ctx context.Context, log *slog.Logger, tx pgx.Tx, jobs *Client, subID uuid.UUID, pm billing.PaymentMethod, now time.Time) error {
+func switchSubscription(ctx context.Context, log *slog.Logger, tx pgx.Tx, jobs *Client, clock billing.Clock, subID uuid.UUID, pm billing.PaymentMethod) error {
+	now := clock.Now()
 	sub, err := store.LockSubscription(ctx, tx, subID)
 	if err != nil {
 		return err
@@ -183,22 +184,11 @@ func switchSubscription(ctx context.Context, log *slog.Logger, tx pgx.Tx, jobs *
 	if sub.Status != billing.SubscriptionPastDue && sub.Status != billing.SubscriptionUnpaid {
 		return nil
 	}
-	return retryPastDueCharge(ctx, tx, jobs, sub.ID, pm.ID, now)
-}
-
-// retryPastDueCharge collects the failed charges of the subscription's latest period again, with
-// payment method pmID, at once: they are made pending again (their next attempts will use pmID)
-// and their collect jobs enqueued in tx.
-func retryPastDueCharge(ctx context.Context, tx pgx.Tx, jobs *Client, subID, pmID uuid.UUID, now time.Time) error {
-	ids, err := store.ReopenFailedCharges(ctx, tx, subID, pmID, now)
-	if err != nil || len(ids) == 0 {
-		return err
+	_, err = RetryPastDue(ctx, jobs, tx, clock, sub.ID, &pm.ID)
+	if errors.Is(err, billing.ErrConflict) {
+		log.InfoContext(ctx, "no charge of the subscription to retry", slog.String("subscription_id", subID.String()), slog.Any("reason", err))
+		return nil
 	}
-	params := make([]river.InsertManyParams, len(ids))
-	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: CollectChargeArgs{ChargeID: id}}
-	}
-	_, err = jobs.InsertManyTx(ctx, tx, params)
 	return err
 }
 

@@ -137,24 +137,3 @@ func SetTokenDeactivated(ctx context.Context, db DBTX, id uuid.UUID, now time.Ti
 	}
 	return nil
 }
-
-// ReopenFailedCharges makes the failed charges of the subscription's latest billed period (its
-// period charge, and proration charges of changes made in it) pending again, to be collected with
-// payment method pmID: each gets a new attempt, since its last one has finished. It returns their
-// ids, none when no such charge failed.
-func ReopenFailedCharges(ctx context.Context, tx pgx.Tx, subscriptionID, pmID uuid.UUID, now time.Time) ([]uuid.UUID, error) {
-	rows, err := tx.Query(ctx, `
-		UPDATE charges c SET status = 'pending', payment_method_id = $2, failure_code = NULL, failure_reason = NULL,
-			unsettled_since = NULL, reconcile_after = NULL, reconcile_count = 0, updated_at = $3
-		FROM subscriptions s
-		WHERE s.id = $1 AND c.subscription_id = s.id AND c.period_index = s.next_period - 1 AND c.status = 'failed'
-		RETURNING c.id`, subscriptionID, pmID, now)
-	if err != nil {
-		return nil, fmt.Errorf("reopen failed charges: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return nil, fmt.Errorf("reopen failed charges: %w", err)
-	}
-	return ids, nil
-}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/recur-billing/recur/gateway"
+	"github.com/recur-billing/recur/gateway/egw"
 	"github.com/recur-billing/recur/gateway/egwsim"
 	"github.com/recur-billing/recur/jobs"
 )
@@ -383,15 +384,16 @@ func TestSetupExpires(t *testing.T) {
 }
 
 // TestSetupRetriesADeclinedProration: a subscription past due because an immediate change's
-// proration charge was declined is active again once a setup's new card has paid that charge.
+// proration charge was soft-declined (retrying on dunning's schedule) is active again once a
+// setup's new card has paid that charge, at once rather than at the next retry.
 func TestSetupRetriesADeclinedProration(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	sub := e.subscribe(egwsim.TokenActive + "_" + t.Name())
 	e.settledCharges(sub, 1)
-	e.sim.FailNext(egwsim.OpCreateTokenSession, egwsim.Fault{Kind: egwsim.KindDecline})
+	e.sim.FailNext(egwsim.OpCreateTokenSession, egwsim.Fault{Kind: egwsim.KindDecline, Code: egw.CodeInsufficientFunds})
 	e.post("/v1/subscriptions/"+sub+"/change", map[string]any{"quantity": 2, "effective": "now"}, 200, nil)
-	require.Equal(t, "failed", e.settledCharges(sub, 2)[0].Status)
+	require.Equal(t, "retrying", e.restingCharges(sub, 2)[0].Status)
 	require.Equal(t, "past_due", e.getSubscription(sub).Status)
 
 	var cus string
