@@ -115,4 +115,4 @@ func SaveTokenCheck(ctx context.Context, tx pgx.Tx, pm billing.PaymentMethod, to
 }
 
 const prefixedPaymentMethodColumns = `pm.id, pm.customer_id, pm.gateway_token_id, pm.brand, pm.last4, pm.exp_month,
-	pm.exp_year, pm.purposes, pm.created_at, pm.updated_at`
+	pm.exp_year, pm.purposes, pm.created_at, pm.updated_at, pm.removed_at, pm.token_deactivated_at`
