@@ -27,17 +27,17 @@ func InsertSetup(ctx context.Context, db DBTX, s billing.PaymentMethodSetup) err
 
 // GetSetup reads a payment-method setup.
 func GetSetup(ctx context.Context, db DBTX, id uuid.UUID) (billing.PaymentMethodSetup, error) {
-	s, err := scanSetup(db.QueryRow(ctx, `SELECT `+setupColumns+` FROM payment_method_setups WHERE id = $1`, id))
-	if err != nil {
-		return s, notFound(err, "payment method setup "+id.String())
-	}
-	return s, nil
+	return readSetup(ctx, db, id, "")
 }
 
 // LockSetup reads a payment-method setup and locks it until tx ends: whoever finishes a setup
 // holds its lock, so that it is finished once.
 func LockSetup(ctx context.Context, tx pgx.Tx, id uuid.UUID) (billing.PaymentMethodSetup, error) {
-	s, err := scanSetup(tx.QueryRow(ctx, `SELECT `+setupColumns+` FROM payment_method_setups WHERE id = $1 FOR UPDATE`, id))
+	return readSetup(ctx, tx, id, " FOR UPDATE")
+}
+
+func readSetup(ctx context.Context, db DBTX, id uuid.UUID, lock string) (billing.PaymentMethodSetup, error) {
+	s, err := scanSetup(db.QueryRow(ctx, `SELECT `+setupColumns+` FROM payment_method_setups WHERE id = $1`+lock, id))
 	if err != nil {
 		return s, notFound(err, "payment method setup "+id.String())
 	}
