@@ -174,7 +174,7 @@ func (a *API) listBillingRunCharges(w http.ResponseWriter, r *http.Request) {
 }
 
 // listCharges lists the charges of the subscription or billing run named by the path, with their
-// attempts, newest period first.
+// attempts, newest period first; ?starting_after= takes the last id of the previous page.
 func (a *API) listCharges(w http.ResponseWriter, r *http.Request, filter func(uuid.UUID) (store.ChargeFilter, error)) {
 	id, err := pathID(r)
 	if err != nil {
@@ -186,11 +186,17 @@ func (a *API) listCharges(w http.ResponseWriter, r *http.Request, filter func(uu
 		a.fail(w, r, err)
 		return
 	}
+	after, err := startingAfter(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	f, err := filter(id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
+	f.StartingAfter = after
 	charges, err := store.ListCharges(r.Context(), a.db, f, n+1)
 	if err != nil {
 		a.fail(w, r, err)

@@ -80,13 +80,9 @@ func (a *API) listPlans(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Active = &b
 	}
-	if s := q.Get("starting_after"); s != "" {
-		id, err := parseID("starting_after", s)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		f.StartingAfter = &id
+	if f.StartingAfter, err = startingAfter(r); err != nil {
+		a.fail(w, r, err)
+		return
 	}
 	plans, err := store.ListPlans(r.Context(), a.db, f, n+1)
 	if err != nil {

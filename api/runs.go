@@ -41,14 +41,10 @@ func (a *API) listBillingRuns(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	var after *uuid.UUID
-	if s := r.URL.Query().Get("starting_after"); s != "" {
-		id, err := parseID("starting_after", s)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		after = &id
+	after, err := startingAfter(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
 	}
 	runs, err := store.ListBillingRuns(r.Context(), a.db, n+1, after)
 	if err != nil {

@@ -78,10 +78,11 @@ func GetCharge(ctx context.Context, db DBTX, id uuid.UUID) (billing.Charge, erro
 	return c, nil
 }
 
-// ChargeFilter selects charges to list. Exactly one of its ids is set.
+// ChargeFilter selects charges to list. Exactly one of SubscriptionID and BillingRunID is set.
 type ChargeFilter struct {
 	SubscriptionID *uuid.UUID
 	BillingRunID   *uuid.UUID
+	StartingAfter  *uuid.UUID // only charges after this one, newest period first
 }
 
 // ListCharges returns up to limit charges of a subscription or a billing run, newest period first.
@@ -89,7 +90,8 @@ func ListCharges(ctx context.Context, db DBTX, f ChargeFilter, limit int) ([]bil
 	rows, err := db.Query(ctx, `
 		SELECT `+chargeColumns+` FROM charges
 		WHERE ($1::uuid IS NULL OR subscription_id = $1) AND ($2::uuid IS NULL OR billing_run_id = $2)
-		ORDER BY period_start DESC, id DESC LIMIT $3`, f.SubscriptionID, f.BillingRunID, limit)
+			AND ($3::uuid IS NULL OR (period_start, id) < (SELECT period_start, id FROM charges WHERE id = $3))
+		ORDER BY period_start DESC, id DESC LIMIT $4`, f.SubscriptionID, f.BillingRunID, f.StartingAfter, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list charges: %w", err)
 	}
