@@ -50,6 +50,7 @@ func New(d Deps) http.Handler {
 	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
 		writeProblem(w, Problem{Status: http.StatusMethodNotAllowed})
 	})
+	r.Get("/v1/openapi.json", serveOpenAPI)
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(a.authenticate)
 		// Every route names the role it needs: read (finance and above) or write (write and admin).
