@@ -25,6 +25,10 @@ const (
 	ChargeNeedsReview ChargeStatus = "needs_review"
 )
 
+// ChargeStatuses are all the states of a charge.
+var ChargeStatuses = []ChargeStatus{ChargePending, ChargeProcessing, ChargeReconciling, ChargeSucceeded, ChargeFailed,
+	ChargeCanceled, ChargeNeedsReview}
+
 // Terminal reports whether the charge will not change any more by itself.
 func (s ChargeStatus) Terminal() bool {
 	return s == ChargeSucceeded || s == ChargeFailed || s == ChargeCanceled || s == ChargeNeedsReview
