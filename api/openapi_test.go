@@ -26,6 +26,7 @@ type openAPIOperation struct {
 	Parameters []struct {
 		Ref string `json:"$ref"`
 	} `json:"parameters"`
+	Responses map[string]json.RawMessage `json:"responses"`
 }
 
 // documentedOperations reads the document's operations as "METHOD /path" (chi's {param} syntax
@@ -51,7 +52,8 @@ func documentedOperations(t *testing.T) map[string]openAPIOperation {
 }
 
 // TestOpenAPIDocumentsEveryRoute walks the router: every route under /v1 is an operation of the
-// document, and every operation of the document is a route. The finance pages (/ui) and the
+// document, and every operation of the document is a route, with the role it needs, the answers
+// to a missing or weak key and a default problem. The finance pages (/ui) and the
 // operations endpoints (/healthz; /readyz and /metrics are added in cmd/recur) are not part of the
 // REST API: the document leaves them out, and so does this test. The router is built on a test
 // clock, so that the test clock's routes, which only `recur dev` has, are walked too.
@@ -83,6 +85,11 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 			require.Equal(t, "read", op.Role, "%s: x-recur-role", name)
 		default:
 			require.Equal(t, "write", op.Role, "%s: x-recur-role", name)
+		}
+		if op.Security == nil {
+			for _, status := range []string{"401", "403", "default"} {
+				require.Contains(t, op.Responses, status, "%s: the answers of an operation that needs a key", name)
+			}
 		}
 		refs := make([]string, len(op.Parameters))
 		for i, p := range op.Parameters {
