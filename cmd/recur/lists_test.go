@@ -142,6 +142,29 @@ func TestListsPageAndFilter(t *testing.T) {
 		ids, _ = e.list("/v1/subscriptions/" + adaSub + "/charges?starting_after=" + adaSubCharge.ID)
 		require.Empty(t, ids)
 	})
+	t.Run("a billing run's charges page too", func(t *testing.T) {
+		var c struct {
+			BillingRunID string `json:"billing_run_id"`
+		}
+		require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/charges/"+adaSubCharge.ID, nil, &c))
+		ids, _ := e.list("/v1/billing_runs/" + c.BillingRunID + "/charges")
+		require.Contains(t, ids, adaSubCharge.ID)
+		first, more := e.list("/v1/billing_runs/" + c.BillingRunID + "/charges?limit=1")
+		require.Equal(t, ids[:1], first)
+		require.Equal(t, len(ids) > 1, more)
+		rest, _ := e.list("/v1/billing_runs/" + c.BillingRunID + "/charges?starting_after=" + first[0])
+		require.Equal(t, ids[1:], rest)
+	})
+	t.Run("a plan", func(t *testing.T) {
+		var p struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		}
+		require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/plans/"+plan.ID, nil, &p))
+		require.Equal(t, "Basic", p.Name)
+		ids, _ := e.list("/v1/plans?active=true")
+		require.Equal(t, []string{plan.ID}, ids)
+	})
 	t.Run("bad parameters", func(t *testing.T) {
 		lists := []string{"/v1/customers", "/v1/customers/" + ada + "/payment_methods", "/v1/subscriptions", "/v1/charges",
 			"/v1/plans", "/v1/billing_runs", "/v1/subscriptions/" + adaSub + "/charges", "/v1/reports/subscriptions_at_risk"}

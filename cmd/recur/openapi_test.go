@@ -213,7 +213,11 @@ func TestOpenAPIValidatorCatchesBreaches(t *testing.T) {
 	c.mu.Lock()
 	before := c.checked
 	c.mu.Unlock()
-	require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/plans", nil, nil))
+	var doc struct {
+		OpenAPI string `json:"openapi"`
+	}
+	require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/openapi.json", nil, &doc))
+	require.Equal(t, "3.1.0", doc.OpenAPI)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	require.Greater(t, c.checked, before)
