@@ -49,31 +49,32 @@ func queryEnum[T ~string](r *http.Request, name string, values []T) (T, error) {
 }
 
 // listOf answers a page of up to ?limit= items that load reads after ?starting_after=, each
-// rendered by render.
+// rendered by render (the row read to tell whether there are more is not).
 func listOf[T, J any](a *API, w http.ResponseWriter, r *http.Request, load func(after *uuid.UUID, limit int) ([]T, error),
 	render func(context.Context, T) (J, error)) {
-	out, n, err := func() ([]J, int, error) {
+	out, err := func() (list[J], error) {
 		n, after, err := listParams(r)
 		if err != nil {
-			return nil, 0, err
+			return list[J]{}, err
 		}
 		rows, err := load(after, n+1)
 		if err != nil {
-			return nil, 0, err
+			return list[J]{}, err
 		}
-		out := make([]J, len(rows))
-		for i, v := range rows {
-			if out[i], err = render(r.Context(), v); err != nil {
-				return nil, 0, err
+		p := page(rows, n)
+		out := list[J]{Data: make([]J, len(p.Data)), HasMore: p.HasMore}
+		for i, v := range p.Data {
+			if out.Data[i], err = render(r.Context(), v); err != nil {
+				return list[J]{}, err
 			}
 		}
-		return out, n, nil
+		return out, nil
 	}()
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, page(out, n))
+	writeJSON(w, http.StatusOK, out)
 }
 
 // listCustomers lists customers, newest first; ?external_id= finds the one with that id.
