@@ -78,6 +78,7 @@ func New(d Deps) http.Handler {
 		read.Get("/charges", a.listAllCharges)
 		read.Get("/charges/{id}", getOne(a, store.GetCharge, a.renderCharge))
 		write.Post("/charges/{id}/void", a.idempotent(a.voidCharge))
+		write.Post("/charges/{id}/retry", a.idempotent(a.retryCharge))
 		write.Post("/charges/{id}/refunds", a.idempotent(a.createRefund))
 		read.Get("/billing_runs", a.listBillingRuns)
 		read.Get("/billing_runs/{id}", getOne(a, store.GetBillingRun, as(billingRunDetail)))

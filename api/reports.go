@@ -25,13 +25,9 @@ func (a *API) reportRoutes(r chi.Router) {
 	r.Get("/subscriptions_at_risk", a.atRiskReport)
 }
 
-// chargeRetrying is the status of a charge that failed and will be tried again. No charge has it
-// yet (dunning will bring it): reports count it zero until then.
-const chargeRetrying billing.ChargeStatus = "retrying"
-
 // runReportStatuses are the outcomes that a billing-run report always shows, zero when no charge
 // is in them.
-var runReportStatuses = []billing.ChargeStatus{billing.ChargeSucceeded, billing.ChargeFailed, chargeRetrying, billing.ChargeNeedsReview}
+var runReportStatuses = []billing.ChargeStatus{billing.ChargeSucceeded, billing.ChargeFailed, billing.ChargeRetrying, billing.ChargeNeedsReview}
 
 type totalJSON struct {
 	Count  int   `json:"count"`
@@ -71,7 +67,7 @@ func duration(r billing.BillingRun) *float64 {
 func runCurrencyOut(rr store.RunReport) runCurrencyJSON {
 	out := runCurrencyJSON{Currency: rr.Currency, Due: total(rr.Due), Attempted: total(rr.Attempted),
 		Succeeded: total(rr.ByStatus[billing.ChargeSucceeded]), Failed: total(rr.ByStatus[billing.ChargeFailed]),
-		Retrying: total(rr.ByStatus[chargeRetrying]), NeedsReview: total(rr.ByStatus[billing.ChargeNeedsReview]),
+		Retrying: total(rr.ByStatus[billing.ChargeRetrying]), NeedsReview: total(rr.ByStatus[billing.ChargeNeedsReview]),
 		ByStatus: map[string]totalJSON{}}
 	for _, s := range runReportStatuses {
 		out.ByStatus[string(s)] = total(rr.ByStatus[s])

@@ -47,6 +47,14 @@ type Config struct {
 	JobTimeout       time.Duration
 	RescueStuckAfter time.Duration
 
+	// Dunning is the retry policy of declined charges (billing.DefaultDunning when its schedule
+	// is empty).
+	Dunning billing.Dunning
+	// TokenCheckAhead is how far ahead the token check looks: it checks the tokens of the
+	// subscriptions due within it (7 days). TokenCheckInterval is how often it runs (1h).
+	TokenCheckAhead    time.Duration
+	TokenCheckInterval time.Duration
+
 	// FaultPoint, when set, is called just before ("before:<step>") and just after
 	// ("after:<step>") every gateway call of a charge, and of a refund ("before:refund"). Crash tests use it to kill the process at
 	// exact points; it is nil otherwise.
@@ -77,6 +85,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.JobTimeout <= 0 {
 		c.JobTimeout = 5 * time.Minute
+	}
+	if len(c.Dunning.Schedule) == 0 {
+		c.Dunning = billing.DefaultDunning()
+	}
+	if c.TokenCheckAhead <= 0 {
+		c.TokenCheckAhead = 7 * 24 * time.Hour
+	}
+	if c.TokenCheckInterval <= 0 {
+		c.TokenCheckInterval = time.Hour
 	}
 	if c.RescueStuckAfter <= c.JobTimeout {
 		c.RescueStuckAfter = c.JobTimeout + time.Hour
@@ -110,6 +127,7 @@ func NewClient(deps Deps, cfg Config) (*Client, error) {
 	river.AddWorker(workers, &CollectChargeWorker{deps: deps, cfg: cfg})
 	river.AddWorker(workers, &ReconcileChargesWorker{deps: deps, cfg: cfg})
 	river.AddWorker(workers, &RefundChargeWorker{deps: deps, cfg: cfg})
+	river.AddWorker(workers, &CheckTokensWorker{deps: deps, cfg: cfg})
 
 	rc := &river.Config{
 		// River reports routine producer counts at Info every few seconds; keep its warnings.
@@ -124,6 +142,7 @@ func NewClient(deps Deps, cfg Config) (*Client, error) {
 		rc.PeriodicJobs = []*river.PeriodicJob{
 			every(cfg.BillingInterval, BillDueSubscriptionsArgs{}),
 			every(cfg.ReconcileInterval, ReconcileChargesArgs{}),
+			every(cfg.TokenCheckInterval, CheckTokensArgs{}),
 			// Hourly, and on the leader's start, so that processes restarted more often still reap.
 			every(time.Hour, ReapIdempotencyKeysArgs{}),
 		}

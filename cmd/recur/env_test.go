@@ -169,6 +169,20 @@ type chargeOut struct {
 // billing.ChargeStatus.Terminal), and returns them, newest period first.
 func (e *testEnv) settledCharges(subID string, n int) []chargeOut {
 	e.t.Helper()
+	return e.chargesWhen(subID, n, billing.ChargeStatus.Terminal)
+}
+
+// restingCharges is settledCharges that also takes charges retrying (waiting for their next
+// attempt) as settled.
+func (e *testEnv) restingCharges(subID string, n int) []chargeOut {
+	e.t.Helper()
+	return e.chargesWhen(subID, n, func(s billing.ChargeStatus) bool { return s.Terminal() || s == billing.ChargeRetrying })
+}
+
+// chargesWhen waits until the subscription has n charges, each in a status for which ok is true,
+// and returns them, newest period first.
+func (e *testEnv) chargesWhen(subID string, n int, ok func(billing.ChargeStatus) bool) []chargeOut {
+	e.t.Helper()
 	var page struct {
 		Data []chargeOut `json:"data"`
 	}
@@ -179,7 +193,7 @@ func (e *testEnv) settledCharges(subID string, n int) []chargeOut {
 			return false
 		}
 		for _, c := range page.Data {
-			if !billing.ChargeStatus(c.Status).Terminal() {
+			if !ok(billing.ChargeStatus(c.Status)) {
 				return false
 			}
 		}
@@ -191,17 +205,23 @@ func (e *testEnv) settledCharges(subID string, n int) []chargeOut {
 // waitSchedulerPasses waits until n scheduler passes have completed from now on.
 func (e *testEnv) waitSchedulerPasses(n int) {
 	e.t.Helper()
+	e.waitJobs(jobs.BillDueSubscriptionsArgs{}.Kind(), n)
+}
+
+// waitJobs waits until n jobs of kind have completed from now on.
+func (e *testEnv) waitJobs(kind string, n int) {
+	e.t.Helper()
 	events, cancel := e.river.Subscribe(river.EventKindJobCompleted)
 	defer cancel()
 	timeout := time.After(20 * time.Second)
 	for n > 0 {
 		select {
 		case ev := <-events:
-			if ev.Job.Kind == (jobs.BillDueSubscriptionsArgs{}).Kind() {
+			if ev.Job.Kind == kind {
 				n--
 			}
 		case <-timeout:
-			e.t.Fatalf("scheduler passes did not complete; %d to go", n)
+			e.t.Fatalf("%s jobs did not complete; %d to go", kind, n)
 		}
 	}
 }
