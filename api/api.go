@@ -55,6 +55,7 @@ func New(d Deps) http.Handler {
 	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
 		writeProblem(w, Problem{Status: http.StatusMethodNotAllowed})
 	})
+	r.Get("/v1/openapi.json", serveOpenAPI)
 	// EGW and the customer's browser carry no API key: these trust their input for nothing.
 	r.Post("/v1/egw/callbacks", a.egwCallback)
 	if a.publicURL != "" {
@@ -65,8 +66,10 @@ func New(d Deps) http.Handler {
 		// Every route names the role it needs: read (finance and above) or write (write and admin).
 		read, write := r.With(allow(RoleFinance)), r.With(allow(RoleWrite))
 		write.Post("/customers", a.idempotent(a.createCustomer))
+		read.Get("/customers", a.listCustomers)
 		read.Get("/customers/{id}", getOne(a, store.GetCustomer, as(customerOut)))
 		write.Post("/customers/{id}/payment_methods", a.idempotent(a.createPaymentMethod))
+		read.Get("/customers/{id}/payment_methods", a.listPaymentMethods)
 		write.Post("/customers/{id}/charges", a.idempotent(a.createCustomerCharge))
 		write.Delete("/customers/{id}/payment_methods/{pm}", a.idempotent(a.removePaymentMethod))
 		if a.publicURL != "" {
@@ -77,6 +80,7 @@ func New(d Deps) http.Handler {
 		read.Get("/plans", a.listPlans)
 		read.Get("/plans/{id}", getOne(a, store.GetPlan, as(planOut)))
 		write.Post("/subscriptions", a.idempotent(a.createSubscription))
+		read.Get("/subscriptions", a.listSubscriptions)
 		read.Get("/subscriptions/{id}", getOne(a, store.GetSubscription, a.renderSubscription))
 		write.Post("/subscriptions/{id}/cancel", a.idempotent(a.cancelSubscription))
 		write.Post("/subscriptions/{id}/undo_cancel", a.idempotent(a.undoCancel))
@@ -86,6 +90,7 @@ func New(d Deps) http.Handler {
 		write.Post("/subscriptions/{id}/change", a.idempotent(a.changePrice))
 		write.Post("/subscriptions/{id}/periods/{index}/amount", a.idempotent(a.setPeriodAmount))
 		read.Get("/subscriptions/{id}/charges", a.listSubscriptionCharges)
+		read.Get("/charges", a.listAllCharges)
 		read.Get("/charges/{id}", getOne(a, store.GetCharge, a.renderCharge))
 		write.Post("/charges/{id}/void", a.idempotent(a.voidCharge))
 		write.Post("/charges/{id}/retry", a.idempotent(a.retryCharge))

@@ -189,28 +189,23 @@ func (a *API) renderCharge(ctx context.Context, c billing.Charge) (chargeJSON, e
 }
 
 func (a *API) listSubscriptionCharges(w http.ResponseWriter, r *http.Request) {
-	a.listCharges(w, r, func(id uuid.UUID) (store.ChargeFilter, error) {
+	a.listChargesOf(w, r, func(id uuid.UUID) (store.ChargeFilter, error) {
 		_, err := store.GetSubscription(r.Context(), a.db, id)
-		return store.ChargeFilter{SubscriptionID: &id}, err
+		return store.ChargeFilter{SubscriptionID: &id, ByPeriod: true}, err
 	})
 }
 
 func (a *API) listBillingRunCharges(w http.ResponseWriter, r *http.Request) {
-	a.listCharges(w, r, func(id uuid.UUID) (store.ChargeFilter, error) {
+	a.listChargesOf(w, r, func(id uuid.UUID) (store.ChargeFilter, error) {
 		_, err := store.GetBillingRun(r.Context(), a.db, id)
-		return store.ChargeFilter{BillingRunID: &id}, err
+		return store.ChargeFilter{BillingRunID: &id, ByPeriod: true}, err
 	})
 }
 
-// listCharges lists the charges of the subscription or billing run named by the path, with their
-// attempts, newest period first.
-func (a *API) listCharges(w http.ResponseWriter, r *http.Request, filter func(uuid.UUID) (store.ChargeFilter, error)) {
+// listChargesOf lists the charges of the subscription or billing run named by the path (filter
+// reads it), newest period first.
+func (a *API) listChargesOf(w http.ResponseWriter, r *http.Request, filter func(uuid.UUID) (store.ChargeFilter, error)) {
 	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	n, err := limit(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -220,6 +215,38 @@ func (a *API) listCharges(w http.ResponseWriter, r *http.Request, filter func(uu
 		a.fail(w, r, err)
 		return
 	}
+	a.listCharges(w, r, f)
+}
+
+// listAllCharges lists charges, ad-hoc ones included, newest first; ?status=, ?customer_id= and
+// ?subscription_id= filter.
+func (a *API) listAllCharges(w http.ResponseWriter, r *http.Request) {
+	var f store.ChargeFilter
+	var err error
+	if f.Status, err = queryEnum(r, "status", billing.ChargeStatuses); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if f.CustomerID, err = queryID(r, "customer_id"); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if f.SubscriptionID, err = queryID(r, "subscription_id"); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.listCharges(w, r, f)
+}
+
+// listCharges answers a page of the charges that f selects, with their attempts and refunds;
+// ?limit= and ?starting_after= page it.
+func (a *API) listCharges(w http.ResponseWriter, r *http.Request, f store.ChargeFilter) {
+	n, after, err := listParams(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	f.StartingAfter = after
 	charges, err := store.ListCharges(r.Context(), a.db, f, n+1)
 	if err != nil {
 		a.fail(w, r, err)

@@ -195,6 +195,12 @@ func (a *API) runReport(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// periodSpanJSON is where a billing period starts and ends.
+type periodSpanJSON struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
 // chargeRowJSON is a charge in a report: with its customer, attempts and why it failed.
 type chargeRowJSON struct {
 	ID                 uuid.UUID        `json:"id"`
@@ -203,7 +209,7 @@ type chargeRowJSON struct {
 	CustomerID         uuid.UUID        `json:"customer_id"`
 	CustomerExternalID string           `json:"customer_external_id"`
 	CustomerName       string           `json:"customer_name"`
-	Period             periodJSON       `json:"period"`
+	Period             periodSpanJSON   `json:"period"`
 	Status             string           `json:"status"`
 	Amount             int64            `json:"amount"`
 	Currency           string           `json:"currency"`
@@ -216,7 +222,7 @@ type chargeRowJSON struct {
 func chargeRowOut(c store.ChargeRow) chargeRowJSON {
 	return chargeRowJSON{ID: c.ID, BillingRunID: c.BillingRunID, SubscriptionID: c.SubscriptionID, CustomerID: c.CustomerID,
 		CustomerExternalID: c.CustomerExternalID, CustomerName: c.CustomerName,
-		Period: periodJSON{Start: c.PeriodStart, End: c.PeriodEnd}, Status: string(c.Status), Amount: c.Amount.Amount,
+		Period: periodSpanJSON{Start: c.PeriodStart, End: c.PeriodEnd}, Status: string(c.Status), Amount: c.Amount.Amount,
 		Currency: c.Amount.Currency, Failure: c.Failure, Attempts: c.Attempts, GatewayPaymentID: nonEmpty(c.GatewayPaymentID),
 		UpdatedAt: c.UpdatedAt}
 }

@@ -28,6 +28,10 @@ const (
 	ChargeNeedsReview ChargeStatus = "needs_review"
 )
 
+// ChargeStatuses are all the states of a charge.
+var ChargeStatuses = []ChargeStatus{ChargePending, ChargeProcessing, ChargeReconciling, ChargeRetrying, ChargeSucceeded,
+	ChargeFailed, ChargeCanceled, ChargeNeedsReview}
+
 // Terminal reports whether the charge will not change any more by itself.
 func (s ChargeStatus) Terminal() bool {
 	return s == ChargeSucceeded || s == ChargeFailed || s == ChargeCanceled || s == ChargeNeedsReview
@@ -126,10 +130,10 @@ const (
 	ChannelMerchant  = "MERCHANT"  // ad-hoc charges
 )
 
-// Failure says why a charge or an attempt failed.
+// Failure says why a charge or an attempt failed. The API shows it as {"code", "reason"}.
 type Failure struct {
-	Code   string // e.g. token_suspended, card_expired, or the gateway's decline code
-	Reason string // for people
+	Code   string `json:"code"`   // e.g. token_suspended, card_expired, or the gateway's decline code
+	Reason string `json:"reason"` // for people
 }
 
 // Failure codes Recur sets itself; gateway decline codes pass through as the gateway names them.

@@ -174,26 +174,31 @@ func GetCharge(ctx context.Context, db DBTX, id uuid.UUID) (billing.Charge, erro
 	return c, nil
 }
 
-// ChargeFilter selects charges to list. Exactly one of its ids is set.
+// ChargeFilter selects charges to list. Every filter that is set must match.
 type ChargeFilter struct {
 	SubscriptionID *uuid.UUID
 	BillingRunID   *uuid.UUID
+	CustomerID     *uuid.UUID
+	Status         billing.ChargeStatus // empty: every status
+	// ByPeriod orders the charges newest period first (a subscription's or a billing run's, which
+	// all have one) instead of newest first.
+	ByPeriod      bool
+	StartingAfter *uuid.UUID // only charges after this one in the order
 }
 
-// ListCharges returns up to limit charges of a subscription or a billing run, newest period first.
+// ListCharges returns up to limit charges in the filter's order.
 func ListCharges(ctx context.Context, db DBTX, f ChargeFilter, limit int) ([]billing.Charge, error) {
-	rows, err := db.Query(ctx, `
+	order := "created_at"
+	if f.ByPeriod {
+		order = "period_start"
+	}
+	return listRows(ctx, db, "list charges", scanCharge, `
 		SELECT `+chargeColumns+` FROM charges
 		WHERE ($1::uuid IS NULL OR subscription_id = $1) AND ($2::uuid IS NULL OR billing_run_id = $2)
-		ORDER BY period_start DESC, id DESC LIMIT $3`, f.SubscriptionID, f.BillingRunID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list charges: %w", err)
-	}
-	charges, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.Charge, error) { return scanCharge(row) })
-	if err != nil {
-		return nil, fmt.Errorf("list charges: %w", err)
-	}
-	return charges, nil
+			AND ($3::uuid IS NULL OR customer_id = $3) AND ($4 = '' OR status = $4)
+			AND ($5::uuid IS NULL OR (`+order+`, id) < (SELECT `+order+`, id FROM charges WHERE id = $5))
+		ORDER BY `+order+` DESC, id DESC LIMIT $6`,
+		f.SubscriptionID, f.BillingRunID, f.CustomerID, string(f.Status), f.StartingAfter, limit)
 }
 
 // chargeColumns are what scanCharge reads. An ad-hoc charge's period is NULL: it reads as zero.

@@ -111,13 +111,19 @@ func (e *testEnv) do(method, path string, body any, out any) int {
 	require.NoError(e.t, err)
 	req.Header.Set("Authorization", "Bearer "+e.key)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.client().Do(req)
 	require.NoError(e.t, err)
 	defer resp.Body.Close()
 	if out != nil {
 		require.NoError(e.t, json.NewDecoder(resp.Body).Decode(out), "%s %s answered %d", method, path, resp.StatusCode)
 	}
 	return resp.StatusCode
+}
+
+// client sends the tests' requests. It checks those to /v1, and their answers, against the API's
+// OpenAPI document (see validating in openapi_test.go).
+func (e *testEnv) client() *http.Client {
+	return &http.Client{Transport: validating{t: e.t, next: http.DefaultTransport}}
 }
 
 // post sends a POST, requires the given status and decodes the answer into out.

@@ -107,7 +107,7 @@ func (e *testEnv) get(path, key string, header ...string) (int, http.Header, []b
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.client().Do(req)
 	require.NoError(e.t, err)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)

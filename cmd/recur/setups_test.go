@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -39,14 +40,15 @@ type pmOut struct {
 	TokenDeactivatedAt *time.Time `json:"token_deactivated_at"`
 }
 
-// noRedirect is a client that shows redirects instead of following them.
-var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-// redirected sends a request without an API key and returns the redirect's status and Location.
-func redirected(t *testing.T, method, u string) (int, string) {
+// redirected sends a request without an API key, as a browser would (those to /v1 checked
+// against the API's document), and returns the redirect's status and Location, not following it.
+func (e *testEnv) redirected(method, u string) (int, string) {
+	t := e.t
 	t.Helper()
 	req, err := http.NewRequest(method, u, nil)
 	require.NoError(t, err)
+	noRedirect := e.client()
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := noRedirect.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -115,11 +117,11 @@ func TestSetupRescuesAPastDueSubscription(t *testing.T) {
 	require.NoError(t, err)
 	page.Body.Close()
 	require.Equal(t, http.StatusOK, page.StatusCode)
-	status, back := redirected(t, http.MethodPost, s.CheckoutURL+"?outcome="+egwsim.CheckoutComplete)
+	status, back := e.redirected(http.MethodPost, s.CheckoutURL+"?outcome="+egwsim.CheckoutComplete)
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, e.url+"/v1/payment_method_setups/"+s.ID+"/return", back)
 
-	status, merchant := redirected(t, http.MethodGet, back) // the customer's browser: no API key
+	status, merchant := e.redirected(http.MethodGet, back) // the customer's browser: no API key
 	require.Equal(t, http.StatusSeeOther, status)
 	u, err := url.Parse(merchant)
 	require.NoError(t, err)
@@ -154,7 +156,7 @@ func TestSetupRescuesAPastDueSubscription(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	require.Equal(t, 2, e.countRows(`SELECT count(*) FROM payment_methods WHERE customer_id = $1`, cus))
 	require.Equal(t, 1, e.countRows(`SELECT count(*) FROM events WHERE type = 'payment_method.updated' AND object_id = $1`, *done.PaymentMethodID))
-	status, again := redirected(t, http.MethodGet, back)
+	status, again := e.redirected(http.MethodGet, back)
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, merchant, again, "the return is idempotent")
 }
@@ -166,7 +168,7 @@ func TestSetupFailedCheckoutChangesNothing(t *testing.T) {
 	e := newTestEnvWith(t, egwsim.Options{CallbackURL: ownCallbacks, CallbackDelays: []time.Duration{50 * time.Millisecond}})
 	cus, oldPM, sub := e.pastDue()
 	s := e.startSetup(cus, sub)
-	status, _ := redirected(t, http.MethodPost, s.CheckoutURL+"?outcome="+egwsim.CheckoutFail)
+	status, _ := e.redirected(http.MethodPost, s.CheckoutURL+"?outcome="+egwsim.CheckoutFail)
 	require.Equal(t, http.StatusSeeOther, status)
 
 	require.Eventually(t, func() bool { return e.getSetup(s.ID).Status == "failed" }, 20*time.Second, 50*time.Millisecond)
@@ -195,14 +197,29 @@ func TestSetupLearnedFromACallback(t *testing.T) {
 	require.Eventually(t, func() bool { return e.getSetup(s.ID).Status == "succeeded" }, 20*time.Second, 50*time.Millisecond)
 
 	for range 3 {
-		status, _, _ := e.rawRequest(http.MethodPost, "/v1/egw/callbacks", `{"type":"PAYMENT","paymentId":"`+paymentOf(t, s.CheckoutURL)+`","extra":1}`, "")
+		status, _, _ := e.callback(`{"type":"PAYMENT","paymentId":"`+paymentOf(t, s.CheckoutURL)+`"}`)
 		require.Equal(t, http.StatusNoContent, status)
 	}
-	status, _, _ := e.rawRequest(http.MethodPost, "/v1/egw/callbacks", `{"type":"PAYMENT","paymentId":"no-such-payment"}`, "")
+	status, _, _ := e.callback(`{"type":"PAYMENT","paymentId":"no-such-payment"}`)
 	require.Equal(t, http.StatusNoContent, status, "unknown payments are ignored")
 	time.Sleep(300 * time.Millisecond)
 	require.Equal(t, 2, e.countRows(`SELECT count(*) FROM payment_methods WHERE customer_id = $1`, cus), "the first and the new one, once")
 	require.Equal(t, 1, e.countRows(`SELECT count(*) FROM events WHERE type = 'payment_method.updated' AND customer_id = $1`, cus))
+}
+
+// callback posts an EGW callback as EGW does: JSON, with an X-Request-Id, no API key.
+func (e *testEnv) callback(body string) (int, string, problemOut) {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.url+"/v1/egw/callbacks", strings.NewReader(body))
+	require.NoError(e.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Request-Id", "0193b6a4-7c1e-7d2a-9f6e-2b8c4d1a5e70")
+	resp, err := e.client().Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	var p problemOut
+	_ = json.NewDecoder(resp.Body).Decode(&p)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), p
 }
 
 func paymentOf(t *testing.T, checkoutURL string) string {
@@ -227,7 +244,7 @@ func TestEGWCallbackInput(t *testing.T) {
 		{`{"type":"REFUND","paymentId":"p1"}`, 204, ""},
 	}
 	for _, c := range cases {
-		status, ctype, p := e.rawRequest(http.MethodPost, "/v1/egw/callbacks", c.body, "")
+		status, ctype, p := e.callback(c.body)
 		require.Equal(t, c.status, status, c.body)
 		if c.field != "" {
 			require.Equal(t, "application/problem+json", ctype)
@@ -244,7 +261,7 @@ func TestEGWCallbackInput(t *testing.T) {
 		}
 	}
 	require.Eventually(t, collected(1), 20*time.Second, 20*time.Millisecond) // a nudge while it runs is one job with it
-	status, _, _ := e.rawRequest(http.MethodPost, "/v1/egw/callbacks", `{"type":"PAYMENT","paymentId":"`+*charge.GatewayPaymentID+`"}`, "")
+	status, _, _ := e.callback(`{"type":"PAYMENT","paymentId":"`+*charge.GatewayPaymentID+`"}`)
 	require.Equal(t, http.StatusNoContent, status)
 	require.Eventually(t, collected(2), 20*time.Second, 20*time.Millisecond)
 	require.Equal(t, "succeeded", e.settledCharges(sub, 1)[0].Status)
@@ -284,7 +301,7 @@ func TestSetupInput(t *testing.T) {
 	e.post("/v1/customers/00000000-0000-0000-0000-000000000000/payment_method_setups",
 		map[string]any{"purposes": []string{"SUBSCRIPTION"}, "return_url": "https://shop.example/"}, 404, &p)
 	require.Equal(t, http.StatusNotFound, e.do(http.MethodGet, "/v1/payment_method_setups/00000000-0000-0000-0000-000000000000", nil, nil))
-	status, _ := redirected(t, http.MethodGet, e.url+"/v1/payment_method_setups/00000000-0000-0000-0000-000000000000/return")
+	status, _ := e.redirected(http.MethodGet, e.url+"/v1/payment_method_setups/00000000-0000-0000-0000-000000000000/return")
 	require.Equal(t, http.StatusNotFound, status)
 	for _, p := range e.sim.Ledger() {
 		require.NotEqual(t, gateway.ChannelBrowser, p.Channel, "no setup reached the gateway")
@@ -399,9 +416,9 @@ func TestSetupRetriesADeclinedProration(t *testing.T) {
 	var cus string
 	require.NoError(t, e.db.QueryRow(context.Background(), `SELECT customer_id FROM subscriptions WHERE id = $1`, sub).Scan(&cus))
 	s := e.startSetup(cus, sub)
-	status, back := redirected(t, http.MethodPost, s.CheckoutURL+"?outcome="+egwsim.CheckoutComplete)
+	status, back := e.redirected(http.MethodPost, s.CheckoutURL+"?outcome="+egwsim.CheckoutComplete)
 	require.Equal(t, http.StatusSeeOther, status)
-	status, _ = redirected(t, http.MethodGet, back)
+	status, _ = e.redirected(http.MethodGet, back)
 	require.Equal(t, http.StatusSeeOther, status)
 
 	require.Eventually(t, func() bool { return e.getSubscription(sub).Status == "active" }, 20*time.Second, 50*time.Millisecond)
