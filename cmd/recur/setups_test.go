@@ -197,7 +197,7 @@ func TestSetupLearnedFromACallback(t *testing.T) {
 	require.Eventually(t, func() bool { return e.getSetup(s.ID).Status == "succeeded" }, 20*time.Second, 50*time.Millisecond)
 
 	for range 3 {
-		status, _, _ := e.callback(`{"type":"PAYMENT","paymentId":"`+paymentOf(t, s.CheckoutURL)+`"}`)
+		status, _, _ := e.callback(`{"type":"PAYMENT","paymentId":"` + paymentOf(t, s.CheckoutURL) + `"}`)
 		require.Equal(t, http.StatusNoContent, status)
 	}
 	status, _, _ := e.callback(`{"type":"PAYMENT","paymentId":"no-such-payment"}`)
@@ -261,7 +261,7 @@ func TestEGWCallbackInput(t *testing.T) {
 		}
 	}
 	require.Eventually(t, collected(1), 20*time.Second, 20*time.Millisecond) // a nudge while it runs is one job with it
-	status, _, _ := e.callback(`{"type":"PAYMENT","paymentId":"`+*charge.GatewayPaymentID+`"}`)
+	status, _, _ := e.callback(`{"type":"PAYMENT","paymentId":"` + *charge.GatewayPaymentID + `"}`)
 	require.Equal(t, http.StatusNoContent, status)
 	require.Eventually(t, collected(2), 20*time.Second, 20*time.Millisecond)
 	require.Equal(t, "succeeded", e.settledCharges(sub, 1)[0].Status)
