@@ -93,7 +93,8 @@ func TestComposeFileLoadsWithTheSimulatorOrRealEGWSettings(t *testing.T) {
 		require.Equal(t, types.ServiceConditionHealthy, migrate.DependsOn["postgres"].Condition)
 		sim, err := p.GetService("egwsim")
 		require.NoError(t, err)
-		require.Equal(t, types.ShellCommand{"egwsim", "--addr", "0.0.0.0:8090"}, sim.Command)
+		require.Equal(t, types.ShellCommand{"egwsim", "--addr", "0.0.0.0:8090", "--public-url", "http://localhost:8090",
+			"--callback-url", "http://api:8080/v1/egw/callbacks"}, sim.Command)
 
 		for name, mode := range map[string]string{"api": "api", "worker": "worker"} {
 			s, err := p.GetService(name)
@@ -102,6 +103,7 @@ func TestComposeFileLoadsWithTheSimulatorOrRealEGWSettings(t *testing.T) {
 			require.Equal(t, types.ServiceConditionCompletedSuccessfully, s.DependsOn["migrate"].Condition)
 			require.NotNil(t, s.Environment["DATABASE_URL"])
 			require.Contains(t, s.Environment, "RECUR_EGW_BASE_URL", "env file %q", envFile)
+			require.Equal(t, "http://localhost:8080", *s.Environment["RECUR_PUBLIC_URL"])
 			require.Equal(t, "recur:local", s.Image)
 			for v := range s.Environment {
 				require.Contains(t, documented, v, "service %s sets a variable that recur does not read", name)

@@ -467,6 +467,15 @@ func TestContractCITPaymentFailedCheckout(t *testing.T) {
 	require.Empty(t, read.TokenID)
 }
 
+// TestContractCITCheckoutLinkOnThePublicURL: a simulator behind a proxy or in a container hands
+// out checkout links where browsers reach it.
+func TestContractCITCheckoutLinkOnThePublicURL(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, egwsim.Options{PublicURL: "http://localhost:8090"})
+	p := h.cit(t, gateway.PurposeSubscription)
+	require.Equal(t, "http://localhost:8090/sim/checkout/"+p.ID, p.CheckoutURL)
+}
+
 func TestContractCITPaymentRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, egwsim.Options{})

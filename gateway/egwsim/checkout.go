@@ -62,7 +62,11 @@ func (s *Sim) initiateCIT(r request) reply {
 	s.payments[p.PaymentID] = p
 	s.order = append(s.order, p.PaymentID)
 	resp := s.initiateResponse(p)
-	resp.Links = &egw.Links{CheckoutRedirect: &egw.Link{Href: "http://" + r.Host + "/sim/checkout/" + p.PaymentID}}
+	base := s.opts.PublicURL
+	if base == "" {
+		base = "http://" + r.Host
+	}
+	resp.Links = &egw.Links{CheckoutRedirect: &egw.Link{Href: base + "/sim/checkout/" + p.PaymentID}}
 	return ok(resp)
 }
 

@@ -65,6 +65,9 @@ type Options struct {
 	// X-Request-Id after a payment changes (a checkout, a token session, a capture, a cancel, a
 	// refund), sent again after each of CallbackDelays until it is answered 2xx.
 	CallbackURL string
+	// PublicURL, when set, is where browsers reach the simulator, for the checkout links it hands
+	// out (behind a proxy or in a container); by default the address the API called it on.
+	PublicURL string
 	// CallbackDelays are the waits between tries of a callback (DefaultCallbackDelays when nil;
 	// tests shorten them).
 	CallbackDelays []time.Duration
