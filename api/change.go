@@ -131,7 +131,7 @@ func (a *API) changePriceNow(ctx context.Context, tx pgx.Tx, r *http.Request, ch
 			return err
 		}
 		c := s.NewProrationCharge(p, now)
-		pm, err := store.GetPaymentMethod(ctx, tx, c.PaymentMethodID)
+		pm, err := store.LockPaymentMethod(ctx, tx, c.PaymentMethodID)
 		if err != nil {
 			return err
 		}

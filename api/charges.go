@@ -147,7 +147,7 @@ func (a *API) createCustomerCharge(ctx context.Context, tx pgx.Tx, r *http.Reque
 	if _, err := store.GetCustomer(ctx, tx, customerID); err != nil {
 		return 0, nil, err
 	}
-	pm, err := store.GetPaymentMethod(ctx, tx, pmID)
+	pm, err := store.LockPaymentMethod(ctx, tx, pmID)
 	if err != nil {
 		return 0, nil, asFieldError(err, "payment_method_id", "no such payment method")
 	}

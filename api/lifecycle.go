@@ -102,7 +102,7 @@ func (a *API) setSubscriptionPaymentMethod(ctx context.Context, tx pgx.Tx, r *ht
 	if err != nil {
 		return 0, nil, err
 	}
-	pm, err := store.GetPaymentMethod(ctx, tx, pmID)
+	pm, err := store.LockPaymentMethod(ctx, tx, pmID)
 	if err != nil {
 		return 0, nil, asFieldError(err, "payment_method_id", "no such payment method")
 	}

@@ -159,7 +159,7 @@ func (a *API) createSubscription(ctx context.Context, tx pgx.Tx, r *http.Request
 	if _, err := store.GetCustomer(ctx, tx, customerID); err != nil {
 		return 0, nil, asFieldError(err, "customer_id", "no such customer")
 	}
-	pm, err := store.GetPaymentMethod(ctx, tx, pmID)
+	pm, err := store.LockPaymentMethod(ctx, tx, pmID)
 	if err != nil {
 		return 0, nil, asFieldError(err, "payment_method_id", "no such payment method")
 	}

@@ -99,6 +99,9 @@ func (c *Charge) RetryNow(pm *PaymentMethod, now time.Time) error {
 		if pm.CustomerID != c.CustomerID {
 			return &ValidationError{Field: "payment_method_id", Reason: "belongs to another customer"}
 		}
+		if err := pm.Attachable(); err != nil {
+			return err
+		}
 		c.PaymentMethodID = pm.ID
 	}
 	c.Status, c.NextRetryAt, c.RetryReason, c.UpdatedAt = ChargeRetrying, &now, "retry requested", now

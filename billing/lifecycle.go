@@ -132,6 +132,9 @@ func (s *Subscription) SetPaymentMethod(pm PaymentMethod, now time.Time) error {
 	if pm.CustomerID != s.CustomerID {
 		return &ValidationError{Field: "payment_method_id", Reason: "belongs to another customer"}
 	}
+	if err := pm.Attachable(); err != nil {
+		return err
+	}
 	s.PaymentMethodID, s.UpdatedAt = pm.ID, now
 	return nil
 }

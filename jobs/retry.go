@@ -43,7 +43,7 @@ func retry(ctx context.Context, client *Client, tx pgx.Tx, clock billing.Clock, 
 	now := clock.Now()
 	var pm *billing.PaymentMethod
 	if pmID != nil {
-		got, err := store.GetPaymentMethod(ctx, tx, *pmID)
+		got, err := store.LockPaymentMethod(ctx, tx, *pmID)
 		if errors.Is(err, billing.ErrNotFound) {
 			return c, &billing.ValidationError{Field: "payment_method_id", Reason: "no such payment method"}
 		}

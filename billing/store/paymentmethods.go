@@ -44,6 +44,17 @@ func GetPaymentMethod(ctx context.Context, db DBTX, id uuid.UUID) (billing.Payme
 	return pm, nil
 }
 
+// LockPaymentMethod reads a payment method and holds it, until tx ends, against its removal
+// (RemovePaymentMethod): a caller that attaches or charges it in tx either sees it removed or
+// commits first, and the removal then sees what it attached.
+func LockPaymentMethod(ctx context.Context, tx pgx.Tx, id uuid.UUID) (billing.PaymentMethod, error) {
+	pm, err := scanPaymentMethod(tx.QueryRow(ctx, `SELECT `+paymentMethodColumns+` FROM payment_methods WHERE id = $1 FOR SHARE`, id))
+	if err != nil {
+		return pm, notFound(err, "payment method "+id.String())
+	}
+	return pm, nil
+}
+
 const paymentMethodColumns = `id, customer_id, gateway_token_id, brand, last4, exp_month, exp_year, purposes,
 	created_at, updated_at, removed_at, token_deactivated_at`
 
