@@ -158,9 +158,11 @@ func (w *DeliverWebhookWorker) Work(ctx context.Context, job *river.Job[DeliverW
 	} else {
 		d.Status, d.LastError, d.NextAttemptAt = billing.DeliveryFailed, "the endpoint was disabled", nil
 	}
-	if _, err := store.RecordDeliveryAttempt(context.WithoutCancel(ctx), db, d); err != nil {
+	recorded, err := store.RecordDeliveryAttempt(context.WithoutCancel(ctx), db, d)
+	if err != nil || !recorded {
 		return err
 	}
+	w.deps.Observer.WebhookAttempted(string(d.Status))
 	log.InfoContext(ctx, "webhook attempt", slog.String("status", string(d.Status)), slog.Int("attempts", d.Attempts),
 		slog.String("error", d.LastError))
 	if d.Status == billing.DeliveryPending {

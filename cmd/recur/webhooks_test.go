@@ -253,7 +253,7 @@ func TestWebhookEventsOfASubscriptionsLife(t *testing.T) {
 
 // TestWebhookRetries: an endpoint that answers 500 is retried after the configured backoff until
 // it answers 2xx, and the log shows each step; one that redirects is not followed and, like one
-// that does not answer in time, fails once the retries are used up.
+// that does not answer in time, fails once the retries are used up; /metrics counts the attempts.
 func TestWebhookRetries(t *testing.T) {
 	t.Parallel()
 	delays := []time.Duration{time.Second, 500 * time.Millisecond}
@@ -320,6 +320,9 @@ func TestWebhookRetries(t *testing.T) {
 		}
 	}
 	require.Len(t, redirecting.requests(), len(delays)+1, "the redirect (to the same server) was never followed")
+	for status, n := range map[string]float64{"succeeded": 1, "pending": float64(1 + 2*len(delays)), "failed": 2} {
+		require.Equal(t, n, metricValue(t, e.url, `recur_webhook_attempts_total{status="`+status+`"}`), status)
+	}
 }
 
 // TestWebhookSecretRotation: a rotation shows the new secret once; until the grace period ends
