@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"slices"
 
@@ -11,40 +10,50 @@ import (
 	"github.com/recur-billing/recur/billing/store"
 )
 
-// listEvents lists the event log, newest first; ?type=, ?object_id= and ?customer_id= filter,
-// ?starting_after= takes the last id of the previous page.
-func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
-	events, n, err := func() ([]billing.Event, int, error) {
-		n, err := limit(r)
-		if err != nil {
-			return nil, 0, err
-		}
-		f := store.EventFilter{Type: billing.EventType(r.URL.Query().Get("type"))}
-		if f.Type != "" && !slices.Contains(billing.EventTypes, f.Type) {
-			return nil, 0, &billing.ValidationError{Field: "type", Reason: "is not an event type"}
-		}
-		if f.ObjectID, err = queryID(r, "object_id"); err != nil {
-			return nil, 0, err
-		}
-		if f.CustomerID, err = queryID(r, "customer_id"); err != nil {
-			return nil, 0, err
-		}
-		if f.StartingAfter, err = startingAfter(r); err != nil {
-			return nil, 0, err
-		}
-		events, err := store.ListEvents(r.Context(), a.db, f, n+1)
-		return events, n, err
-	}()
-	if err != nil {
-		a.fail(w, r, err)
-		return
+// events reads a page of the event log, newest first; ?type=, ?object_id= and ?customer_id=
+// filter, ?starting_after= takes the last id of the previous page.
+func (a *API) events(r *http.Request, n int) ([]billing.Event, error) {
+	var err error
+	f := store.EventFilter{Type: billing.EventType(r.URL.Query().Get("type"))}
+	if f.Type != "" && !slices.Contains(billing.EventTypes, f.Type) {
+		return nil, &billing.ValidationError{Field: "type", Reason: "is not an event type"}
 	}
-	writeJSON(w, http.StatusOK, page(events, n))
+	if f.ObjectID, err = queryID(r, "object_id"); err != nil {
+		return nil, err
+	}
+	if f.CustomerID, err = queryID(r, "customer_id"); err != nil {
+		return nil, err
+	}
+	if f.StartingAfter, err = startingAfter(r); err != nil {
+		return nil, err
+	}
+	return store.ListEvents(r.Context(), a.db, f, n)
 }
 
-// asIs is a render for getOne of a value that is its own JSON, as an event is
-// (billing.Event.MarshalJSON).
-func asIs[T any](_ context.Context, v T) (T, error) { return v, nil }
+// listPage answers a list: it reads ?limit=, has fetch read one row more than that (to tell
+// whether there are more) and renders each row.
+func listPage[T, J any](a *API, fetch func(r *http.Request, n int) ([]T, error), render func(T) J) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		n, err := limit(r)
+		var rows []T
+		if err == nil {
+			rows, err = fetch(r, n+1)
+		}
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		out := make([]J, len(rows))
+		for i, v := range rows {
+			out[i] = render(v)
+		}
+		writeJSON(w, http.StatusOK, page(out, n))
+	}
+}
+
+// same is a render (for listPage, or getOne through as) of a value that is its own JSON, as an
+// event is (billing.Event.MarshalJSON).
+func same[T any](v T) T { return v }
 
 // queryID reads an optional id from the query parameter field.
 func queryID(r *http.Request, field string) (*uuid.UUID, error) {

@@ -149,29 +149,13 @@ func (a *API) lockWebhookEndpoint(ctx context.Context, tx pgx.Tx, r *http.Reques
 	return store.LockWebhookEndpoint(ctx, tx, id)
 }
 
-// listWebhookEndpoints lists endpoints, newest first, without their secrets.
-func (a *API) listWebhookEndpoints(w http.ResponseWriter, r *http.Request) {
-	out, n, err := func() ([]webhookEndpointJSON, int, error) {
-		n, err := limit(r)
-		if err != nil {
-			return nil, 0, err
-		}
-		after, err := startingAfter(r)
-		if err != nil {
-			return nil, 0, err
-		}
-		endpoints, err := store.ListWebhookEndpoints(r.Context(), a.db, after, n+1)
-		out := make([]webhookEndpointJSON, len(endpoints))
-		for i, e := range endpoints {
-			out[i] = webhookEndpointOut(e)
-		}
-		return out, n, err
-	}()
+// webhookEndpoints reads a page of endpoints, newest first.
+func (a *API) webhookEndpoints(r *http.Request, n int) ([]billing.WebhookEndpoint, error) {
+	after, err := startingAfter(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, page(out, n))
+	return store.ListWebhookEndpoints(r.Context(), a.db, after, n)
 }
 
 type webhookDeliveryJSON struct {
@@ -199,38 +183,22 @@ func webhookDeliveryOut(d billing.WebhookDelivery) webhookDeliveryJSON {
 	return out
 }
 
-// listWebhookDeliveries is an endpoint's delivery log, newest first; ?event_id= picks one event's
-// delivery, ?starting_after= takes the last id of the previous page.
-func (a *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) {
-	out, n, err := func() ([]webhookDeliveryJSON, int, error) {
-		n, err := limit(r)
-		if err != nil {
-			return nil, 0, err
-		}
-		id, err := pathID(r)
-		if err != nil {
-			return nil, 0, err
-		}
-		f := store.DeliveryFilter{EndpointID: id}
-		if f.EventID, err = queryID(r, "event_id"); err != nil {
-			return nil, 0, err
-		}
-		if f.StartingAfter, err = startingAfter(r); err != nil {
-			return nil, 0, err
-		}
-		if _, err := store.GetWebhookEndpoint(r.Context(), a.db, id); err != nil {
-			return nil, 0, err
-		}
-		ds, err := store.ListWebhookDeliveries(r.Context(), a.db, f, n+1)
-		out := make([]webhookDeliveryJSON, len(ds))
-		for i, d := range ds {
-			out[i] = webhookDeliveryOut(d)
-		}
-		return out, n, err
-	}()
+// webhookDeliveries reads a page of an endpoint's delivery log, newest first; ?event_id= picks
+// one event's delivery, ?starting_after= takes the last id of the previous page.
+func (a *API) webhookDeliveries(r *http.Request, n int) ([]billing.WebhookDelivery, error) {
+	id, err := pathID(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, page(out, n))
+	f := store.DeliveryFilter{EndpointID: id}
+	if f.EventID, err = queryID(r, "event_id"); err != nil {
+		return nil, err
+	}
+	if f.StartingAfter, err = startingAfter(r); err != nil {
+		return nil, err
+	}
+	if _, err := store.GetWebhookEndpoint(r.Context(), a.db, id); err != nil {
+		return nil, err
+	}
+	return store.ListWebhookDeliveries(r.Context(), a.db, f, n)
 }
