@@ -149,15 +149,16 @@ func (w *DeliverWebhookWorker) Work(ctx context.Context, job *river.Job[DeliverW
 	if err != nil {
 		return err
 	}
-	if ep.Enabled {
-		status, problem, err := w.send(ctx, ep, d)
-		if err != nil {
-			return err
-		}
-		d.Attempted(status, problem, w.deps.Clock.Now(), w.cfg.WebhookRetryDelays)
-	} else {
+	if !ep.Enabled {
 		d.Status, d.LastError, d.NextAttemptAt = billing.DeliveryFailed, "the endpoint was disabled", nil
+		_, err := store.RecordDeliveryAttempt(ctx, db, d)
+		return err
 	}
+	status, problem, err := w.send(ctx, ep, d)
+	if err != nil {
+		return err
+	}
+	d.Attempted(status, problem, w.deps.Clock.Now(), w.cfg.WebhookRetryDelays)
 	recorded, err := store.RecordDeliveryAttempt(context.WithoutCancel(ctx), db, d)
 	if err != nil || !recorded {
 		return err

@@ -253,7 +253,8 @@ func TestWebhookEventsOfASubscriptionsLife(t *testing.T) {
 
 // TestWebhookRetries: an endpoint that answers 500 is retried after the configured backoff until
 // it answers 2xx, and the log shows each step; one that redirects is not followed and, like one
-// that does not answer in time, fails once the retries are used up; /metrics counts the attempts.
+// that does not answer in time, fails once the retries are used up; one disabled while its retry
+// waits is not sent it; /metrics counts the attempts.
 func TestWebhookRetries(t *testing.T) {
 	t.Parallel()
 	delays := []time.Duration{time.Second, 500 * time.Millisecond}
@@ -275,10 +276,16 @@ func TestWebhookRetries(t *testing.T) {
 		}
 	}))
 	t.Cleanup(slow.Close)
+	down := newReceiver(t, e.clock, func(int) int { return http.StatusServiceUnavailable })
 	flakyEP := e.endpoint(flaky.srv.URL, []string{"subscription.created"}, true)
+	downEP := e.endpoint(down.srv.URL, []string{"subscription.created"}, true)
 	redirectingEP := e.endpoint(redirecting.srv.URL, []string{"subscription.created"}, true)
 	slowEP := e.endpoint(slow.URL, []string{"subscription.created"}, true)
 	e.subscribe(egwsim.TokenActive)
+
+	// An endpoint disabled while a retry is pending is not sent it.
+	down.wait(1)
+	e.post("/v1/webhook_endpoints/"+downEP.ID, map[string]any{"enabled": false}, http.StatusOK, nil)
 
 	// After the first attempt: a 500, recorded, and the next one planned.
 	flaky.wait(1)
@@ -320,7 +327,12 @@ func TestWebhookRetries(t *testing.T) {
 		}
 	}
 	require.Len(t, redirecting.requests(), len(delays)+1, "the redirect (to the same server) was never followed")
-	for status, n := range map[string]float64{"succeeded": 1, "pending": float64(1 + 2*len(delays)), "failed": 2} {
+	d = e.deliveries(downEP.ID)[0]
+	require.Equal(t, "failed", d.Status)
+	require.Equal(t, 1, d.Attempts)
+	require.Equal(t, "the endpoint was disabled", *d.LastError)
+	require.Len(t, down.requests(), 1)
+	for status, n := range map[string]float64{"succeeded": 1, "pending": float64(2 + 2*len(delays)), "failed": 2} {
 		require.Equal(t, n, metricValue(t, e.url, `recur_webhook_attempts_total{status="`+status+`"}`), status)
 	}
 }
