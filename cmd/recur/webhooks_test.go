@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -13,8 +15,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/recur-billing/recur/api"
 	"github.com/recur-billing/recur/api/webhooksig"
 	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/billing/store/storetest"
+	"github.com/recur-billing/recur/gateway/egw"
 	"github.com/recur-billing/recur/gateway/egwsim"
 	"github.com/recur-billing/recur/jobs"
 )
@@ -432,4 +437,39 @@ func TestWebhookEndpointChanges(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, e.do(http.MethodGet, "/v1/webhook_endpoints/"+ep.ID, nil, nil))
 	require.Equal(t, http.StatusNotFound, e.do(http.MethodGet, "/v1/webhook_endpoints/"+ep.ID+"/deliveries", nil, nil))
 	require.Equal(t, http.StatusNotFound, e.do(http.MethodDelete, "/v1/webhook_endpoints/"+ep.ID, nil, nil))
+}
+
+// TestWebhookSecretsAreNeverLogged runs a process that logs everything, as JSON: its delivery
+// attempts are logged with their ids and error, but neither signing secret, nor the token in the
+// endpoint's URL.
+func TestWebhookSecretsAreNeverLogged(t *testing.T) {
+	t.Parallel()
+	pool := storetest.NewDB(t)
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	simSrv := httptest.NewServer(egwsim.New(egwsim.Options{}, log).Handler())
+	t.Cleanup(simSrv.Close)
+	gw, err := egw.New(simulatorConfig(simSrv.URL), log)
+	require.NoError(t, err)
+	apiURL := startApp(t, pool, gw, log, modeAll)
+	key, err := api.CreateAPIKey(context.Background(), pool, "test", billing.SystemClock{})
+	require.NoError(t, err)
+	e := &testEnv{t: t, url: apiURL, key: key}
+
+	rc := newReceiver(t, billing.SystemClock{}, func(int) int { return http.StatusInternalServerError })
+	const urlToken = "url-token-never-logged"
+	ep := e.endpoint(rc.srv.URL+"/hooks?token="+urlToken, []string{"*"}, true)
+	var rotated endpointOut
+	e.post("/v1/webhook_endpoints/"+ep.ID+"/rotate_secret", nil, http.StatusOK, &rotated)
+	e.subscribe(egwsim.TokenActive)
+	got := rc.wait(1)
+	require.Equal(t, 2, strings.Count(got[0].header.Get(webhooksig.Header), "v1="))
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `"msg":"webhook attempt"`) }, 10*time.Second, 20*time.Millisecond)
+
+	out := logs.String()
+	require.Contains(t, out, `"endpoint_id":"`+ep.ID+`"`)
+	require.Contains(t, out, `"error":"the endpoint answered 500"`)
+	for _, s := range []string{ep.Secret, rotated.Secret, "whsec_", urlToken} {
+		require.NotContains(t, out, s)
+	}
 }
