@@ -16,6 +16,7 @@ import (
 
 type chargeJSON struct {
 	ID               uuid.UUID        `json:"id"`
+	Kind             string           `json:"kind"`            // period, proration or ad_hoc
 	SubscriptionID   *uuid.UUID       `json:"subscription_id"` // null for an ad-hoc charge
 	CustomerID       uuid.UUID        `json:"customer_id"`
 	PaymentMethodID  uuid.UUID        `json:"payment_method_id"`
@@ -25,7 +26,9 @@ type chargeJSON struct {
 	Currency         string           `json:"currency"`
 	Channel          string           `json:"channel"`
 	Description      *string          `json:"description"`
-	Period           *periodJSON      `json:"period"` // null for an ad-hoc charge
+	Period           *periodJSON      `json:"period"`    // null for an ad-hoc charge; a proration's: the rest of the period changed
+	ChangeID         *uuid.UUID       `json:"change_id"` // the change a proration charge is for
+	Lines            []lineJSON       `json:"lines"`     // what the amount is made of; empty when it is one price
 	GatewayPaymentID *string          `json:"gateway_payment_id"`
 	Failure          *billing.Failure `json:"failure"`
 	Attempts         []attemptJSON    `json:"attempts"`
@@ -34,6 +37,24 @@ type chargeJSON struct {
 	AmountRefundable int64            `json:"amount_refundable"` // of a succeeded charge: what no refund holds yet
 	CreatedAt        time.Time        `json:"created_at"`
 	UpdatedAt        time.Time        `json:"updated_at"`
+}
+
+type lineJSON struct {
+	Kind        string    `json:"kind"` // debit or credit
+	Description string    `json:"description"`
+	Amount      int64     `json:"amount"` // signed: a credit is negative
+	Currency    string    `json:"currency"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+}
+
+func linesOut(lines []billing.ChargeLine) []lineJSON {
+	out := make([]lineJSON, len(lines))
+	for i, l := range lines {
+		out[i] = lineJSON{Kind: string(l.Kind), Description: l.Description, Amount: l.Amount.Amount,
+			Currency: l.Amount.Currency, Start: l.Start, End: l.End}
+	}
+	return out
 }
 
 type attemptJSON struct {
@@ -56,8 +77,8 @@ type stepJSON struct {
 }
 
 func chargeOut(c billing.Charge, attempts []billing.Attempt, refunds []billing.Refund) chargeJSON {
-	out := chargeJSON{Attempts: []attemptJSON{}, Refunds: []refundJSON{},
-		ID: c.ID, SubscriptionID: c.SubscriptionID, CustomerID: c.CustomerID, PaymentMethodID: c.PaymentMethodID,
+	out := chargeJSON{Attempts: []attemptJSON{}, Refunds: []refundJSON{}, Lines: linesOut(c.Lines),
+		ID: c.ID, Kind: string(c.Kind), ChangeID: c.ChangeID, SubscriptionID: c.SubscriptionID, CustomerID: c.CustomerID, PaymentMethodID: c.PaymentMethodID,
 		BillingRunID: c.BillingRunID, Status: string(c.Status), Amount: c.Amount.Amount, Currency: c.Amount.Currency,
 		Channel: c.Channel, Description: nonEmpty(c.Description), Failure: c.Failure, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
@@ -137,7 +158,7 @@ func (a *API) createCustomerCharge(ctx context.Context, tx pgx.Tx, r *http.Reque
 	if err := checkPurpose(pm, gateway.Channel(c.Channel)); err != nil {
 		return 0, nil, err
 	}
-	if err := store.InsertAdHocCharge(ctx, tx, c); err != nil {
+	if err := store.InsertCharge(ctx, tx, c); err != nil {
 		return 0, nil, err
 	}
 	if _, err := a.jobs.InsertTx(ctx, tx, jobs.CollectChargeArgs{ChargeID: c.ID}, nil); err != nil {
@@ -156,6 +177,11 @@ func (a *API) renderCharge(ctx context.Context, c billing.Charge) (chargeJSON, e
 	if err != nil {
 		return chargeJSON{}, err
 	}
+	lines, err := store.ListLines(ctx, a.db, c.ID)
+	if err != nil {
+		return chargeJSON{}, err
+	}
+	c.Lines = lines[c.ID]
 	return chargeOut(c, attempts[c.ID], refunds[c.ID]), nil
 }
 
@@ -210,8 +236,14 @@ func (a *API) listCharges(w http.ResponseWriter, r *http.Request, filter func(uu
 		a.fail(w, r, err)
 		return
 	}
+	lines, err := store.ListLines(r.Context(), a.db, ids...)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	out := make([]chargeJSON, len(charges))
 	for i, c := range charges {
+		c.Lines = lines[c.ID]
 		out[i] = chargeOut(c, attempts[c.ID], refunds[c.ID])
 	}
 	writeJSON(w, http.StatusOK, page(out, n))

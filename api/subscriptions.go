@@ -36,7 +36,10 @@ type subscriptionJSON struct {
 	NextBillingAt   time.Time   `json:"next_billing_at"`
 	// UpcomingAmounts are the amounts set for periods not yet billed (variable amounts).
 	UpcomingAmounts []periodAmountJSON `json:"upcoming_amounts"`
-	CreatedAt       time.Time          `json:"created_at"`
+	// CreditBalance is what immediate changes to a lower price left to the customer's good, in
+	// minor units of the currency: the next period charges use it; it is never paid out.
+	CreditBalance int64     `json:"credit_balance"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 type periodJSON struct {
@@ -52,7 +55,7 @@ func subscriptionOut(s billing.Subscription) subscriptionJSON {
 		Currency: s.Price.Currency, Interval: string(s.Schedule.Interval), IntervalCount: s.Schedule.Count,
 		TimeZone: s.Schedule.Zone().String(),
 		Status:   string(s.Status), TrialEnd: s.TrialEnd, CancelAt: s.CancelAt, CanceledAt: s.CanceledAt, PauseUntil: s.PauseUntil, NextBillingAt: s.NextBillingAt, CreatedAt: s.CreatedAt,
-		UpcomingAmounts: []periodAmountJSON{},
+		UpcomingAmounts: []periodAmountJSON{}, CreditBalance: s.Credit.Amount,
 	}
 	if start, end, ok := s.CurrentPeriod(); ok {
 		out.CurrentPeriod = &periodJSON{Index: s.NextPeriod - 1, Start: start, End: end}

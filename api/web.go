@@ -391,8 +391,8 @@ type chargeData struct {
 	Refunds  []billing.Refund
 }
 
-// chargePage shows a charge with the timeline of its attempts and their gateway steps, and its
-// refunds.
+// chargePage shows a charge with its lines, the timeline of its attempts and their gateway steps,
+// and its refunds.
 func (a *API) chargePage(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
@@ -419,6 +419,12 @@ func (a *API) chargePage(w http.ResponseWriter, r *http.Request) {
 		a.webFail(w, r, err)
 		return
 	}
+	lines, err := store.ListLines(r.Context(), a.db, id)
+	if err != nil {
+		a.webFail(w, r, err)
+		return
+	}
+	c.Lines = lines[id]
 	title := "Charge of " + c.Amount.String() + " to " + cus.Name
 	a.render(w, r, http.StatusOK, "charge.html", pageData{Title: title, Nav: "runs",
 		Data: chargeData{Charge: c, Customer: cus, Attempts: attempts[id], Refunds: refunds[id]}})

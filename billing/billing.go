@@ -84,8 +84,16 @@ type Subscription struct {
 	// NextPeriod is the first period not yet billed; NextBillingAt is its start.
 	NextPeriod    int
 	NextBillingAt time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// PeriodPrice is what the newest billed period (NextPeriod - 1) was billed at before any
+	// credit (its price or variable amount), or the price of an immediate change made in it: the
+	// price that ChangePriceNow credits the unused time at. Zero before the first period.
+	PeriodPrice Money
+	// Credit is what the subscription holds to its customer's good (from immediate changes to a
+	// lower price), in its currency, never negative: later period charges use it (ApplyCredit).
+	// It is never paid out automatically.
+	Credit    Money
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // CurrentPeriod returns the period most recently billed, if any.
@@ -125,10 +133,10 @@ func (s *Subscription) BillNextPeriod(run uuid.UUID, now time.Time) Charge {
 	sub := s.ID
 	c := Charge{
 		ID: NewID(), CustomerID: s.CustomerID, PaymentMethodID: s.PaymentMethodID, SubscriptionID: &sub,
-		BillingRunID: &run, PeriodIndex: s.NextPeriod, PeriodStart: start, PeriodEnd: end, Amount: s.Price,
+		Kind: ChargePeriod, BillingRunID: &run, PeriodIndex: s.NextPeriod, PeriodStart: start, PeriodEnd: end, Amount: s.Price,
 		Channel: ChannelRecurring, Status: ChargePending, CreatedAt: now, UpdatedAt: now,
 	}
 	s.NextPeriod++
-	s.NextBillingAt = end
+	s.NextBillingAt, s.PeriodPrice = end, s.Price
 	return c
 }

@@ -30,14 +30,33 @@ func (s ChargeStatus) Terminal() bool {
 	return s == ChargeSucceeded || s == ChargeFailed || s == ChargeCanceled || s == ChargeNeedsReview
 }
 
+// ChargeKind says what a charge is for.
+type ChargeKind string
+
+// Charge kinds.
+const (
+	// ChargePeriod is a subscription's charge for one billing period: at most one per
+	// (subscription, period).
+	ChargePeriod ChargeKind = "period"
+	// ChargeProration is the net of an immediate change of a subscription's price, for the rest
+	// of its current period: at most one per change.
+	ChargeProration ChargeKind = "proration"
+	// ChargeAdHoc is a customer's one-off charge, of no subscription.
+	ChargeAdHoc ChargeKind = "ad_hoc"
+)
+
 // Charge is what a customer owes: for one billing period of a subscription (at most one per
-// (subscription, period)), or ad hoc, for what Description says.
+// (subscription, period)), for an immediate change of its price, or ad hoc, for what Description
+// says.
 type Charge struct {
 	ID              uuid.UUID
+	Kind            ChargeKind
+	ChangeID        *uuid.UUID // the change that a proration charge is for; nil for other kinds
 	CustomerID      uuid.UUID
 	PaymentMethodID uuid.UUID
 	// SubscriptionID is nil for an ad-hoc charge, which has no billing run and no period either
-	// (the period fields are zero).
+	// (the period fields are zero). A proration charge's period is the rest of the period changed:
+	// PeriodIndex is that period, PeriodStart the time of the change.
 	SubscriptionID *uuid.UUID
 	BillingRunID   *uuid.UUID
 	PeriodIndex    int
@@ -45,11 +64,15 @@ type Charge struct {
 	PeriodEnd      time.Time
 	Amount         Money
 	Channel        string // how the gateway is asked to pay: ChannelRecurring for subscriptions
-	Description    string // what an ad-hoc charge is for; empty for subscription charges
+	Description    string // what an ad-hoc or proration charge is for; empty for period charges
 	Status         ChargeStatus
 	Failure        *Failure
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// Lines are the parts of the amount, which they sum to (CheckLines): a proration's credit and
+	// debit, or a period's price and the credit applied to it. A charge without lines is its
+	// amount alone.
+	Lines     []ChargeLine
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // AdHoc reports whether the charge belongs to no subscription.
@@ -66,7 +89,7 @@ func NewAdHocCharge(pm PaymentMethod, amount Money, description string, now time
 		return Charge{}, &ValidationError{Field: "description", Reason: "must be at most 1000 characters"}
 	}
 	return Charge{
-		ID: NewID(), CustomerID: pm.CustomerID, PaymentMethodID: pm.ID, Amount: amount, Channel: ChannelMerchant,
+		ID: NewID(), Kind: ChargeAdHoc, CustomerID: pm.CustomerID, PaymentMethodID: pm.ID, Amount: amount, Channel: ChannelMerchant,
 		Description: description, Status: ChargePending, CreatedAt: now, UpdatedAt: now,
 	}, nil
 }

@@ -31,7 +31,8 @@ func (BillDueSubscriptionsArgs) InsertOpts() river.InsertOpts {
 // transaction: it resumes the subscriptions whose pause has ended, ends those whose cancel at
 // period end has come (without a charge), creates one charge per (subscription, period) of the
 // others, of the amount set for the period if there is one, else of the subscription's price (a
-// trialing one becomes active with its first), moves the subscriptions on,
+// trialing one becomes active with its first), less what the subscription's credit pays of it
+// (a charge paid in full by credit is succeeded at once), moves the subscriptions on,
 // counts them into the billing run and enqueues the charges' jobs, so that a crash leaves either
 // all of it or none.
 type BillDueSubscriptionsWorker struct {
@@ -89,10 +90,11 @@ func (w *BillDueSubscriptionsWorker) billBatch(ctx context.Context, asOf time.Ti
 			*run = &r.ID
 		}
 		charges := make([]billing.Charge, 0, len(subs))
+		owners := make([]*billing.Subscription, 0, len(subs)) // of each charge
 		for i := range subs {
 			from := subs[i].Status
 			if c, billed := subs[i].Renew(**run, now); billed {
-				charges = append(charges, c)
+				charges, owners = append(charges, c), append(owners, &subs[i])
 			}
 			if t, ok := billing.StatusEvent(from, subs[i].Status); ok { // a cancel at period end
 				if err := store.AppendEvent(ctx, tx, billing.SubscriptionEvent(t, subs[i], now)); err != nil {
@@ -103,17 +105,23 @@ func (w *BillDueSubscriptionsWorker) billBatch(ctx context.Context, asOf time.Ti
 		if err := applyPeriodAmounts(ctx, tx, charges); err != nil {
 			return err
 		}
+		credits := make([]billing.Money, len(charges))
+		for i := range charges {
+			credits[i] = owners[i].Credit
+			owners[i].ApplyCredit(&charges[i])
+		}
 		created, err := store.InsertCharges(ctx, tx, charges)
 		if err != nil {
 			return err
 		}
+		toCollect := keepCreated(charges, created, owners, credits)
 		if err := store.AdvanceSubscriptions(ctx, tx, subs, now); err != nil {
 			return err
 		}
 		if err := store.AddToBillingRun(ctx, tx, **run, len(subs), len(created)); err != nil {
 			return err
 		}
-		if err := enqueueCharges(ctx, tx, created); err != nil {
+		if err := enqueueCharges(ctx, tx, toCollect); err != nil {
 			return err
 		}
 		billed, made = len(subs), len(created)
@@ -142,6 +150,26 @@ func applyPeriodAmounts(ctx context.Context, tx pgx.Tx, charges []billing.Charge
 		}
 	}
 	return nil
+}
+
+// keepCreated returns the ids of the created charges that have something to collect (a charge
+// paid in full by credit has not), and gives the credit that a charge not created (its period
+// had one already) would have used back to its subscription.
+func keepCreated(charges []billing.Charge, created []uuid.UUID, owners []*billing.Subscription, credits []billing.Money) []uuid.UUID {
+	made := make(map[uuid.UUID]bool, len(created))
+	for _, id := range created {
+		made[id] = true
+	}
+	var collect []uuid.UUID
+	for i, c := range charges {
+		switch {
+		case !made[c.ID]:
+			owners[i].Credit = credits[i]
+		case c.Status == billing.ChargePending:
+			collect = append(collect, c.ID)
+		}
+	}
+	return collect
 }
 
 // resumePausesEnded resumes the paused subscriptions whose pause has ended by asOf, in tx: each is

@@ -1,19 +1,22 @@
 package store
 
 import (
+	"errors"
+
 	"context"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/recur-billing/recur/billing"
 )
 
-// InsertCharges stores new charges in one statement and returns the ids of those stored. A charge
-// for a (subscription, period) that already has one is skipped: that is how the schema makes a
-// double charge for one period impossible, whoever inserts it.
+// InsertCharges stores new period charges, and their lines, and returns the ids of those stored.
+// A charge for a (subscription, period) that already has one is skipped: that is how the schema
+// makes a double charge for one period impossible, whoever inserts it.
 func InsertCharges(ctx context.Context, db DBTX, charges []billing.Charge) ([]uuid.UUID, error) {
 	n := len(charges)
 	var (
@@ -23,11 +26,12 @@ func InsertCharges(ctx context.Context, db DBTX, charges []billing.Charge) ([]uu
 		starts, ends            = make([]time.Time, n), make([]time.Time, n)
 		amounts                 = make([]int64, n)
 		currencies, channels    = make([]string, n), make([]string, n)
+		statuses                = make([]billing.ChargeStatus, n)
 	)
 	for i, c := range charges {
 		ids[i], customers[i], methods[i], subs[i], runs[i] = c.ID, c.CustomerID, c.PaymentMethodID, c.SubscriptionID, c.BillingRunID
 		indexes[i], starts[i], ends[i] = c.PeriodIndex, c.PeriodStart, c.PeriodEnd
-		amounts[i], currencies[i], channels[i] = c.Amount.Amount, c.Amount.Currency, c.Channel
+		amounts[i], currencies[i], channels[i], statuses[i] = c.Amount.Amount, c.Amount.Currency, c.Channel, c.Status
 	}
 	var now time.Time
 	if n > 0 {
@@ -35,13 +39,13 @@ func InsertCharges(ctx context.Context, db DBTX, charges []billing.Charge) ([]uu
 	}
 	rows, err := db.Query(ctx, `
 		INSERT INTO charges (id, customer_id, payment_method_id, subscription_id, billing_run_id, period_index,
-			period_start, period_end, amount, currency, channel, status, created_at, updated_at)
-		SELECT u.*, 'pending', $12::timestamptz, $12::timestamptz
+			period_start, period_end, amount, currency, channel, status, kind, created_at, updated_at)
+		SELECT u.*, 'period', $13::timestamptz, $13::timestamptz
 		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::int[], $7::timestamptz[],
-			$8::timestamptz[], $9::bigint[], $10::text[], $11::text[]) AS u
-		ON CONFLICT ON CONSTRAINT charges_one_per_period DO NOTHING
+			$8::timestamptz[], $9::bigint[], $10::text[], $11::text[], $12::text[]) AS u
+		ON CONFLICT (subscription_id, period_start) WHERE kind = 'period' DO NOTHING
 		RETURNING id`,
-		ids, customers, methods, subs, runs, indexes, starts, ends, amounts, currencies, channels, now)
+		ids, customers, methods, subs, runs, indexes, starts, ends, amounts, currencies, channels, statuses, now)
 	if err != nil {
 		return nil, fmt.Errorf("insert charges: %w", err)
 	}
@@ -49,24 +53,116 @@ func InsertCharges(ctx context.Context, db DBTX, charges []billing.Charge) ([]uu
 	if err != nil {
 		return nil, fmt.Errorf("insert charges: %w", err)
 	}
-	return inserted, nil
+	stored := make(map[uuid.UUID]bool, len(inserted))
+	for _, id := range inserted {
+		stored[id] = true
+	}
+	var lined []billing.Charge
+	for _, c := range charges {
+		if stored[c.ID] && len(c.Lines) > 0 {
+			lined = append(lined, c)
+		}
+	}
+	return inserted, insertLines(ctx, db, lined...)
 }
 
-// InsertAdHocCharge stores a new ad-hoc charge: one of no subscription and no period.
-func InsertAdHocCharge(ctx context.Context, db DBTX, c billing.Charge) error {
+// InsertCharge stores one new ad-hoc or proration charge with its lines, which must sum to its
+// amount (billing.CheckLines). A second proration charge for one change is a
+// *billing.ConflictError.
+func InsertCharge(ctx context.Context, db DBTX, c billing.Charge) error {
+	if c.Kind == billing.ChargePeriod || c.AdHoc() != (c.Kind == billing.ChargeAdHoc) {
+		return fmt.Errorf("insert charge: charge %s is a %s charge, of subscription %v", c.ID, c.Kind, c.SubscriptionID)
+	}
+	if err := billing.CheckLines(c); err != nil {
+		return fmt.Errorf("insert charge: %w", err)
+	}
+	var start, end *time.Time
+	var index *int
 	if !c.AdHoc() {
-		return fmt.Errorf("insert ad-hoc charge: charge %s has a subscription", c.ID)
+		start, end, index = &c.PeriodStart, &c.PeriodEnd, &c.PeriodIndex
 	}
 	_, err := db.Exec(ctx, `
-		INSERT INTO charges (id, customer_id, payment_method_id, amount, currency, channel, description, status,
-			created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), $8, $9, $9)`,
-		c.ID, c.CustomerID, c.PaymentMethodID, c.Amount.Amount, c.Amount.Currency, c.Channel, c.Description, c.Status,
-		c.CreatedAt)
+		INSERT INTO charges (id, kind, change_id, customer_id, payment_method_id, subscription_id, period_index,
+			period_start, period_end, amount, currency, channel, description, status, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, nullif($13, ''), $14, $15, $15)`,
+		c.ID, c.Kind, c.ChangeID, c.CustomerID, c.PaymentMethodID, c.SubscriptionID, index, start, end,
+		c.Amount.Amount, c.Amount.Currency, c.Channel, c.Description, c.Status, c.CreatedAt)
+	if isUniqueViolation(err, "charges_one_per_change") {
+		return &billing.ConflictError{Reason: "change " + c.ChangeID.String() + " was already charged"}
+	}
 	if err != nil {
-		return fmt.Errorf("insert ad-hoc charge: %w", err)
+		return fmt.Errorf("insert charge: %w", err)
+	}
+	return insertLines(ctx, db, c)
+}
+
+// insertLines stores the lines of charges, after checking that each charge's lines sum to its
+// amount (billing.CheckLines).
+func insertLines(ctx context.Context, db DBTX, charges ...billing.Charge) error {
+	var (
+		ids                      []uuid.UUID
+		positions                []int
+		kinds                    []billing.LineKind
+		descriptions, currencies []string
+		amounts                  []int64
+		starts, ends             []time.Time
+	)
+	for _, c := range charges {
+		if err := billing.CheckLines(c); err != nil {
+			return fmt.Errorf("insert charge lines: %w", err)
+		}
+		for i, l := range c.Lines {
+			ids, positions, kinds = append(ids, c.ID), append(positions, i), append(kinds, l.Kind)
+			descriptions, amounts, currencies = append(descriptions, l.Description), append(amounts, l.Amount.Amount), append(currencies, l.Amount.Currency)
+			starts, ends = append(starts, l.Start), append(ends, l.End)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := db.Exec(ctx, `
+		INSERT INTO charge_lines (charge_id, position, kind, description, amount, currency, period_start, period_end)
+		SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+			$7::timestamptz[], $8::timestamptz[])`,
+		ids, positions, kinds, descriptions, amounts, currencies, starts, ends)
+	if err != nil {
+		return fmt.Errorf("insert charge lines: %w", err)
 	}
 	return nil
+}
+
+// ListLines returns the lines of the given charges, by charge, in order.
+func ListLines(ctx context.Context, db DBTX, chargeIDs ...uuid.UUID) (map[uuid.UUID][]billing.ChargeLine, error) {
+	rows, err := db.Query(ctx, `
+		SELECT charge_id, kind, description, amount, currency, period_start, period_end
+		FROM charge_lines WHERE charge_id = ANY($1) ORDER BY charge_id, position`, chargeIDs)
+	if err != nil {
+		return nil, fmt.Errorf("list charge lines: %w", err)
+	}
+	byCharge := make(map[uuid.UUID][]billing.ChargeLine, len(chargeIDs))
+	var id uuid.UUID
+	var l billing.ChargeLine
+	_, err = pgx.ForEachRow(rows, []any{&id, &l.Kind, &l.Description, &l.Amount.Amount, &l.Amount.Currency, &l.Start, &l.End}, func() error {
+		byCharge[id] = append(byCharge[id], l)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list charge lines: %w", err)
+	}
+	return byCharge, nil
+}
+
+// CurrentCharges tells whether the subscription's period index has its period charge, and
+// whether every charge of that period succeeded with nothing refunded.
+func CurrentCharges(ctx context.Context, db DBTX, subscriptionID uuid.UUID, index int) (billing.CurrentCharges, error) {
+	var cc billing.CurrentCharges
+	err := db.QueryRow(ctx, `
+		SELECT coalesce(bool_or(kind = 'period'), false), coalesce(bool_and(status = 'succeeded' AND refunds_held = 0), false)
+		FROM charges WHERE subscription_id = $1 AND period_index = $2`, subscriptionID, index).Scan(&cc.Billed, &cc.Collected)
+	if err != nil {
+		return cc, fmt.Errorf("current charges: %w", err)
+	}
+	return cc, nil
 }
 
 // GetCharge reads a charge.
@@ -101,14 +197,14 @@ func ListCharges(ctx context.Context, db DBTX, f ChargeFilter, limit int) ([]bil
 }
 
 // chargeColumns are what scanCharge reads. An ad-hoc charge's period is NULL: it reads as zero.
-const chargeColumns = `id, customer_id, payment_method_id, subscription_id, billing_run_id, coalesce(period_index, 0),
+const chargeColumns = `id, kind, change_id, customer_id, payment_method_id, subscription_id, billing_run_id, coalesce(period_index, 0),
 	coalesce(period_start, 'epoch'), coalesce(period_end, 'epoch'), amount, currency, channel, coalesce(description, ''),
 	status, failure_code, failure_reason, created_at, updated_at`
 
 func scanCharge(row pgx.Row) (billing.Charge, error) {
 	var c billing.Charge
 	var code, reason *string
-	err := row.Scan(&c.ID, &c.CustomerID, &c.PaymentMethodID, &c.SubscriptionID, &c.BillingRunID, &c.PeriodIndex,
+	err := row.Scan(&c.ID, &c.Kind, &c.ChangeID, &c.CustomerID, &c.PaymentMethodID, &c.SubscriptionID, &c.BillingRunID, &c.PeriodIndex,
 		&c.PeriodStart, &c.PeriodEnd, &c.Amount.Amount, &c.Amount.Currency, &c.Channel, &c.Description, &c.Status,
 		&code, &reason, &c.CreatedAt, &c.UpdatedAt)
 	if c.AdHoc() {
@@ -144,4 +240,11 @@ func VoidCharge(ctx context.Context, db DBTX, id uuid.UUID, now time.Time) (bill
 		return c, &billing.ConflictError{Reason: "the charge was captured: refund it instead"}
 	}
 	return c, nil
+}
+
+// isUniqueViolation reports whether err is PostgreSQL's unique violation of the named constraint
+// or index.
+func isUniqueViolation(err error, name string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == name
 }

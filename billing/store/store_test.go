@@ -71,7 +71,7 @@ func TestAdHocCharge(t *testing.T) {
 
 	c, err := billing.NewAdHocCharge(pm, billing.Money{Amount: 4200, Currency: "EUR"}, "setup fee", sub.CreatedAt)
 	require.NoError(t, err)
-	require.NoError(t, store.InsertAdHocCharge(ctx, db, c))
+	require.NoError(t, store.InsertCharge(ctx, db, c))
 	got, err := store.GetCharge(ctx, db, c.ID)
 	require.NoError(t, err)
 	require.Equal(t, c.ID, got.ID)
@@ -98,4 +98,46 @@ func TestAdHocCharge(t *testing.T) {
 	// The schema holds the shape: a charge without a subscription is on channel MERCHANT.
 	_, err = db.Exec(ctx, `UPDATE charges SET channel = 'RECURRING' WHERE id = $1`, c.ID)
 	require.ErrorContains(t, err, "charges_subscription_or_adhoc")
+}
+
+// TestProrationCharges: a proration charge stands beside its period's charge, a change is
+// charged once, and lines that do not sum to the charge's amount are never stored.
+func TestProrationCharges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	sub := storetest.Subscription(t, db, storetest.SubscriptionOpts{})
+	period := sub.BillNextPeriod(billing.NewID(), sub.NextBillingAt)
+	period.BillingRunID = nil
+	_, err := store.InsertCharges(ctx, db, []billing.Charge{period})
+	require.NoError(t, err)
+	mid := period.PeriodStart.Add(7 * 24 * time.Hour)
+	p, err := sub.ChangePriceNow(billing.PriceChange{UnitPrice: billing.Money{Amount: 3000, Currency: "EUR"}, Quantity: 1},
+		billing.CurrentCharges{Billed: true, Collected: true}, mid)
+	require.NoError(t, err)
+	c := sub.NewProrationCharge(p, mid)
+	require.NoError(t, store.InsertCharge(ctx, db, c))
+	got, err := store.GetCharge(ctx, db, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, billing.ChargeProration, got.Kind)
+	require.Equal(t, c.ChangeID, got.ChangeID)
+	lines, err := store.ListLines(ctx, db, c.ID)
+	require.NoError(t, err)
+	require.Len(t, lines[c.ID], 2)
+	got.Lines = lines[c.ID]
+	require.NoError(t, billing.CheckLines(got))
+
+	again := sub.NewProrationCharge(p, mid)
+	require.ErrorIs(t, store.InsertCharge(ctx, db, again), billing.ErrConflict, "one charge per change")
+	cc, err := store.CurrentCharges(ctx, db, sub.ID, period.PeriodIndex)
+	require.NoError(t, err)
+	require.Equal(t, billing.CurrentCharges{Billed: true}, cc, "pending charges are not collected")
+
+	bad := sub.NewProrationCharge(p, mid)
+	change := billing.NewID()
+	bad.ChangeID = &change
+	bad.Amount.Amount++
+	require.Error(t, store.InsertCharge(ctx, db, bad), "lines that do not sum to the amount")
+	_, err = store.GetCharge(ctx, db, bad.ID)
+	require.ErrorIs(t, err, billing.ErrNotFound)
 }

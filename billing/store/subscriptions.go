@@ -85,21 +85,26 @@ func lockSubscriptions(ctx context.Context, tx pgx.Tx, sql string, args ...any) 
 }
 
 // AdvanceSubscriptions stores what a scheduler pass changed in each subscription (its next
-// period and billing time, its state, a pending cancel that took effect), in one statement.
+// period and billing time, its state, a pending cancel that took effect, the price of the period
+// it billed and the credit that period used), in one statement.
 func AdvanceSubscriptions(ctx context.Context, db DBTX, subs []billing.Subscription, now time.Time) error {
 	n := len(subs)
 	ids, periods, dues := make([]uuid.UUID, n), make([]int, n), make([]time.Time, n)
 	statuses, cancelAts, canceledAts := make([]billing.SubscriptionStatus, n), make([]*time.Time, n), make([]*time.Time, n)
+	periodPrices, credits := make([]int64, n), make([]int64, n)
 	for i, s := range subs {
 		ids[i], periods[i], dues[i] = s.ID, s.NextPeriod, s.NextBillingAt
 		statuses[i], cancelAts[i], canceledAts[i] = s.Status, s.CancelAt, s.CanceledAt
+		periodPrices[i], credits[i] = s.PeriodPrice.Amount, s.Credit.Amount
 	}
 	_, err := db.Exec(ctx, `
 		UPDATE subscriptions s SET next_period = u.next_period, next_billing_at = u.next_billing_at, status = u.status,
-			cancel_at = u.cancel_at, canceled_at = u.canceled_at, pause_until = NULL, updated_at = $7
-		FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::timestamptz[])
-			AS u(id, next_period, next_billing_at, status, cancel_at, canceled_at)
-		WHERE s.id = u.id`, ids, periods, dues, statuses, cancelAts, canceledAts, now)
+			cancel_at = u.cancel_at, canceled_at = u.canceled_at, pause_until = NULL, updated_at = $7,
+			period_price = nullif(u.period_price, 0), credit_balance = u.credit_balance
+		FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+			$8::bigint[], $9::bigint[])
+			AS u(id, next_period, next_billing_at, status, cancel_at, canceled_at, period_price, credit_balance)
+		WHERE s.id = u.id`, ids, periods, dues, statuses, cancelAts, canceledAts, now, periodPrices, credits)
 	if err != nil {
 		return fmt.Errorf("advance subscriptions: %w", err)
 	}
@@ -111,10 +116,10 @@ func UpdateSubscription(ctx context.Context, db DBTX, s billing.Subscription) er
 	_, err := db.Exec(ctx, `
 		UPDATE subscriptions SET payment_method_id = $2, status = $3, cancel_at = $4, canceled_at = $5,
 			pause_until = $6, next_period = $7, next_billing_at = $8, updated_at = $9,
-			plan_id = $10, unit_amount = $11, quantity = $12, amount = $13
+			plan_id = $10, unit_amount = $11, quantity = $12, amount = $13, period_price = nullif($14, 0), credit_balance = $15
 		WHERE id = $1`,
 		s.ID, s.PaymentMethodID, s.Status, s.CancelAt, s.CanceledAt, s.PauseUntil, s.NextPeriod, s.NextBillingAt, s.UpdatedAt,
-		s.PlanID, s.UnitPrice.Amount, s.Quantity, s.Price.Amount)
+		s.PlanID, s.UnitPrice.Amount, s.Quantity, s.Price.Amount, s.PeriodPrice.Amount, s.Credit.Amount)
 	if err != nil {
 		return fmt.Errorf("update subscription: %w", err)
 	}
@@ -123,7 +128,8 @@ func UpdateSubscription(ctx context.Context, db DBTX, s billing.Subscription) er
 
 const subscriptionColumns = `id, customer_id, payment_method_id, amount, currency, billing_interval, interval_count,
 	status, anchor_at, next_period, next_billing_at, created_at, updated_at, plan_id, quantity,
-	coalesce(unit_amount, amount), trial_ends_at, cancel_at, canceled_at, pause_until, time_zone`
+	coalesce(unit_amount, amount), trial_ends_at, cancel_at, canceled_at, pause_until, time_zone,
+	coalesce(period_price, 0), credit_balance`
 
 func scanSubscription(row pgx.Row) (billing.Subscription, error) {
 	var s billing.Subscription
@@ -131,11 +137,11 @@ func scanSubscription(row pgx.Row) (billing.Subscription, error) {
 	err := row.Scan(&s.ID, &s.CustomerID, &s.PaymentMethodID, &s.Price.Amount, &s.Price.Currency,
 		&s.Schedule.Interval, &s.Schedule.Count, &s.Status, &s.Schedule.Anchor, &s.NextPeriod, &s.NextBillingAt,
 		&s.CreatedAt, &s.UpdatedAt, &s.PlanID, &s.Quantity, &s.UnitPrice.Amount, &s.TrialEnd,
-		&s.CancelAt, &s.CanceledAt, &s.PauseUntil, &zone)
+		&s.CancelAt, &s.CanceledAt, &s.PauseUntil, &zone, &s.PeriodPrice.Amount, &s.Credit.Amount)
 	if err != nil {
 		return s, err
 	}
-	s.UnitPrice.Currency = s.Price.Currency
+	s.UnitPrice.Currency, s.PeriodPrice.Currency, s.Credit.Currency = s.Price.Currency, s.Price.Currency, s.Price.Currency
 	// A zone that this binary's tz database does not know (one stored by a newer build) must not
 	// be billed on a guessed calendar: reading the subscription fails instead.
 	if s.Schedule.Location, err = billing.LoadZone(zone); err != nil {
