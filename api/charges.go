@@ -31,6 +31,8 @@ type chargeJSON struct {
 	Lines            []lineJSON       `json:"lines"`     // what the amount is made of; empty when it is one price
 	GatewayPaymentID *string          `json:"gateway_payment_id"`
 	Failure          *billing.Failure `json:"failure"`
+	NextRetryAt      *time.Time       `json:"next_retry_at"` // when a retrying charge is tried next
+	RetryReason      *string          `json:"retry_reason"`  // why it waits, or why a failed one is not retried
 	Attempts         []attemptJSON    `json:"attempts"`
 	Refunds          []refundJSON     `json:"refunds"`
 	AmountRefunded   int64            `json:"amount_refunded"`   // by succeeded refunds
@@ -81,6 +83,7 @@ func chargeOut(c billing.Charge, attempts []billing.Attempt, refunds []billing.R
 		ID: c.ID, Kind: string(c.Kind), ChangeID: c.ChangeID, SubscriptionID: c.SubscriptionID, CustomerID: c.CustomerID, PaymentMethodID: c.PaymentMethodID,
 		BillingRunID: c.BillingRunID, Status: string(c.Status), Amount: c.Amount.Amount, Currency: c.Amount.Currency,
 		Channel: c.Channel, Description: nonEmpty(c.Description), Failure: c.Failure, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		NextRetryAt: c.NextRetryAt, RetryReason: nonEmpty(c.RetryReason),
 	}
 	if !c.AdHoc() {
 		out.Period = &periodJSON{Index: c.PeriodIndex, Start: c.PeriodStart, End: c.PeriodEnd}
@@ -186,28 +189,23 @@ func (a *API) renderCharge(ctx context.Context, c billing.Charge) (chargeJSON, e
 }
 
 func (a *API) listSubscriptionCharges(w http.ResponseWriter, r *http.Request) {
-	a.listCharges(w, r, func(id uuid.UUID) (store.ChargeFilter, error) {
+	a.listChargesOf(w, r, func(id uuid.UUID) (store.ChargeFilter, error) {
 		_, err := store.GetSubscription(r.Context(), a.db, id)
-		return store.ChargeFilter{SubscriptionID: &id}, err
+		return store.ChargeFilter{SubscriptionID: &id, ByPeriod: true}, err
 	})
 }
 
 func (a *API) listBillingRunCharges(w http.ResponseWriter, r *http.Request) {
-	a.listCharges(w, r, func(id uuid.UUID) (store.ChargeFilter, error) {
+	a.listChargesOf(w, r, func(id uuid.UUID) (store.ChargeFilter, error) {
 		_, err := store.GetBillingRun(r.Context(), a.db, id)
-		return store.ChargeFilter{BillingRunID: &id}, err
+		return store.ChargeFilter{BillingRunID: &id, ByPeriod: true}, err
 	})
 }
 
-// listCharges lists the charges of the subscription or billing run named by the path, with their
-// attempts, newest period first.
-func (a *API) listCharges(w http.ResponseWriter, r *http.Request, filter func(uuid.UUID) (store.ChargeFilter, error)) {
+// listChargesOf lists the charges of the subscription or billing run named by the path (filter
+// reads it), newest period first.
+func (a *API) listChargesOf(w http.ResponseWriter, r *http.Request, filter func(uuid.UUID) (store.ChargeFilter, error)) {
 	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	n, err := limit(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -217,6 +215,38 @@ func (a *API) listCharges(w http.ResponseWriter, r *http.Request, filter func(uu
 		a.fail(w, r, err)
 		return
 	}
+	a.listCharges(w, r, f)
+}
+
+// listAllCharges lists charges, ad-hoc ones included, newest first; ?status=, ?customer_id= and
+// ?subscription_id= filter.
+func (a *API) listAllCharges(w http.ResponseWriter, r *http.Request) {
+	var f store.ChargeFilter
+	var err error
+	if f.Status, err = queryEnum(r, "status", billing.ChargeStatuses); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if f.CustomerID, err = queryID(r, "customer_id"); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if f.SubscriptionID, err = queryID(r, "subscription_id"); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.listCharges(w, r, f)
+}
+
+// listCharges answers a page of the charges that f selects, with their attempts and refunds;
+// ?limit= and ?starting_after= page it.
+func (a *API) listCharges(w http.ResponseWriter, r *http.Request, f store.ChargeFilter) {
+	n, after, err := listParams(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	f.StartingAfter = after
 	charges, err := store.ListCharges(r.Context(), a.db, f, n+1)
 	if err != nil {
 		a.fail(w, r, err)
@@ -247,4 +277,34 @@ func (a *API) listCharges(w http.ResponseWriter, r *http.Request, filter func(uu
 		out[i] = chargeOut(c, attempts[c.ID], refunds[c.ID])
 	}
 	writeJSON(w, http.StatusOK, page(out, n))
+}
+
+// retryCharge makes a failed or retrying charge due for another attempt at once, optionally with
+// another of its customer's payment methods (`{"payment_method_id": ...}`), which its
+// subscription then bills too. The card's attempt caps still hold: an attempt that would exceed
+// them waits, and the charge says until when.
+func (a *API) retryCharge(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var in struct {
+		PaymentMethodID *string `json:"payment_method_id"`
+	}
+	if err := decodeOptional(r, &in); err != nil {
+		return 0, nil, err
+	}
+	var pmID *uuid.UUID
+	if in.PaymentMethodID != nil {
+		id, err := parseID("payment_method_id", *in.PaymentMethodID)
+		if err != nil {
+			return 0, nil, err
+		}
+		pmID = &id
+	}
+	c, err := jobs.RetryCharge(ctx, a.jobs, tx, a.clock, id, pmID)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusAccepted, chargeOut(c, nil, nil), nil
 }

@@ -104,8 +104,12 @@ func (a *API) createPaymentMethod(ctx context.Context, tx pgx.Tx, r *http.Reques
 	if created {
 		status = http.StatusCreated
 	}
-	return status, paymentMethodJSON{
+	return status, paymentMethodOut(pm), nil
+}
+
+func paymentMethodOut(pm billing.PaymentMethod) paymentMethodJSON {
+	return paymentMethodJSON{
 		ID: pm.ID, CustomerID: pm.CustomerID, GatewayTokenID: pm.GatewayTokenID, Brand: pm.Brand, Last4: pm.Last4,
 		ExpMonth: pm.ExpMonth, ExpYear: pm.ExpYear, Purposes: pm.Purposes, CreatedAt: pm.CreatedAt, UpdatedAt: pm.UpdatedAt,
-	}, nil
+	}
 }

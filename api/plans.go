@@ -62,17 +62,10 @@ func (a *API) createPlan(ctx context.Context, tx pgx.Tx, r *http.Request) (int, 
 	return http.StatusCreated, planOut(p), nil
 }
 
-// listPlans lists plans, newest first; ?active=true or false filters, ?starting_after= takes the
-// last id of the previous page.
+// listPlans lists plans, newest first; ?active=true or false filters.
 func (a *API) listPlans(w http.ResponseWriter, r *http.Request) {
-	n, err := limit(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
 	var f store.PlanFilter
-	q := r.URL.Query()
-	if s := q.Get("active"); s != "" {
+	if s := r.URL.Query().Get("active"); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
 			a.fail(w, r, &billing.ValidationError{Field: "active", Reason: "must be true or false"})
@@ -80,22 +73,8 @@ func (a *API) listPlans(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Active = &b
 	}
-	if s := q.Get("starting_after"); s != "" {
-		id, err := parseID("starting_after", s)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		f.StartingAfter = &id
-	}
-	plans, err := store.ListPlans(r.Context(), a.db, f, n+1)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	out := make([]planJSON, len(plans))
-	for i, p := range plans {
-		out[i] = planOut(p)
-	}
-	writeJSON(w, http.StatusOK, page(out, n))
+	listOf(a, w, r, func(after *uuid.UUID, n int) ([]billing.Plan, error) {
+		f.StartingAfter = after
+		return store.ListPlans(r.Context(), a.db, f, n)
+	}, as(planOut))
 }

@@ -25,13 +25,9 @@ func (a *API) reportRoutes(r chi.Router) {
 	r.Get("/subscriptions_at_risk", a.atRiskReport)
 }
 
-// chargeRetrying is the status of a charge that failed and will be tried again. No charge has it
-// yet (dunning will bring it): reports count it zero until then.
-const chargeRetrying billing.ChargeStatus = "retrying"
-
 // runReportStatuses are the outcomes that a billing-run report always shows, zero when no charge
 // is in them.
-var runReportStatuses = []billing.ChargeStatus{billing.ChargeSucceeded, billing.ChargeFailed, chargeRetrying, billing.ChargeNeedsReview}
+var runReportStatuses = []billing.ChargeStatus{billing.ChargeSucceeded, billing.ChargeFailed, billing.ChargeRetrying, billing.ChargeNeedsReview}
 
 type totalJSON struct {
 	Count  int   `json:"count"`
@@ -71,7 +67,7 @@ func duration(r billing.BillingRun) *float64 {
 func runCurrencyOut(rr store.RunReport) runCurrencyJSON {
 	out := runCurrencyJSON{Currency: rr.Currency, Due: total(rr.Due), Attempted: total(rr.Attempted),
 		Succeeded: total(rr.ByStatus[billing.ChargeSucceeded]), Failed: total(rr.ByStatus[billing.ChargeFailed]),
-		Retrying: total(rr.ByStatus[chargeRetrying]), NeedsReview: total(rr.ByStatus[billing.ChargeNeedsReview]),
+		Retrying: total(rr.ByStatus[billing.ChargeRetrying]), NeedsReview: total(rr.ByStatus[billing.ChargeNeedsReview]),
 		ByStatus: map[string]totalJSON{}}
 	for _, s := range runReportStatuses {
 		out.ByStatus[string(s)] = total(rr.ByStatus[s])
@@ -192,6 +188,12 @@ func (a *API) runReport(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// periodSpanJSON is where a billing period starts and ends.
+type periodSpanJSON struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
 // chargeRowJSON is a charge in a report: with its customer, attempts and why it failed.
 type chargeRowJSON struct {
 	ID                 uuid.UUID        `json:"id"`
@@ -200,7 +202,7 @@ type chargeRowJSON struct {
 	CustomerID         uuid.UUID        `json:"customer_id"`
 	CustomerExternalID string           `json:"customer_external_id"`
 	CustomerName       string           `json:"customer_name"`
-	Period             periodJSON       `json:"period"`
+	Period             periodSpanJSON   `json:"period"`
 	Status             string           `json:"status"`
 	Amount             int64            `json:"amount"`
 	Currency           string           `json:"currency"`
@@ -213,7 +215,7 @@ type chargeRowJSON struct {
 func chargeRowOut(c store.ChargeRow) chargeRowJSON {
 	return chargeRowJSON{ID: c.ID, BillingRunID: c.BillingRunID, SubscriptionID: c.SubscriptionID, CustomerID: c.CustomerID,
 		CustomerExternalID: c.CustomerExternalID, CustomerName: c.CustomerName,
-		Period: periodJSON{Start: c.PeriodStart, End: c.PeriodEnd}, Status: string(c.Status), Amount: c.Amount.Amount,
+		Period: periodSpanJSON{Start: c.PeriodStart, End: c.PeriodEnd}, Status: string(c.Status), Amount: c.Amount.Amount,
 		Currency: c.Amount.Currency, Failure: c.Failure, Attempts: c.Attempts, GatewayPaymentID: nonEmpty(c.GatewayPaymentID),
 		UpdatedAt: c.UpdatedAt}
 }

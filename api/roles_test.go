@@ -22,12 +22,13 @@ import (
 
 // publicRoutes answer without a key or a session, on purpose.
 var publicRoutes = map[string]string{
-	"GET /healthz":     "liveness probe",
-	"GET /readyz":      "readiness probe (operations)",
-	"GET /metrics":     "Prometheus scrape (operations)",
-	"GET /ui/sign-in":  "the finance pages' sign-in form",
-	"POST /ui/sign-in": "signs in with a key typed into the form",
-	"GET /ui/static/*": "style sheet and script of the finance pages",
+	"GET /healthz":         "liveness probe",
+	"GET /v1/openapi.json": "the API's OpenAPI document, public like Stripe's",
+	"GET /readyz":          "readiness probe (operations)",
+	"GET /metrics":         "Prometheus scrape (operations)",
+	"GET /ui/sign-in":      "the finance pages' sign-in form",
+	"POST /ui/sign-in":     "signs in with a key typed into the form",
+	"GET /ui/static/*":     "style sheet and script of the finance pages",
 }
 
 // callbackRoute matches the gateway's callback, which EGW sends unauthenticated (and unsigned).

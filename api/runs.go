@@ -33,33 +33,11 @@ func billingRunOut(r billing.BillingRun) billingRunJSON {
 		SubscriptionsDue: r.SubscriptionsDue, ChargesCreated: r.ChargesCreated}
 }
 
-// listBillingRuns lists scheduler passes that found something due, newest first; ?starting_after=
-// takes the last id of the previous page.
+// listBillingRuns lists scheduler passes that found something due, newest first.
 func (a *API) listBillingRuns(w http.ResponseWriter, r *http.Request) {
-	n, err := limit(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	var after *uuid.UUID
-	if s := r.URL.Query().Get("starting_after"); s != "" {
-		id, err := parseID("starting_after", s)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		after = &id
-	}
-	runs, err := store.ListBillingRuns(r.Context(), a.db, n+1, after)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	out := make([]billingRunJSON, len(runs))
-	for i, run := range runs {
-		out[i] = billingRunOut(run)
-	}
-	writeJSON(w, http.StatusOK, page(out, n))
+	listOf(a, w, r, func(after *uuid.UUID, n int) ([]billing.BillingRun, error) {
+		return store.ListBillingRuns(r.Context(), a.db, n, after)
+	}, as(billingRunOut))
 }
 
 // billingRunDetail shows a run with its charges counted and summed by status and currency.

@@ -149,13 +149,11 @@ func (a *API) lockWebhookEndpoint(ctx context.Context, tx pgx.Tx, r *http.Reques
 	return store.LockWebhookEndpoint(ctx, tx, id)
 }
 
-// webhookEndpoints reads a page of endpoints, newest first.
-func (a *API) webhookEndpoints(r *http.Request, n int) ([]billing.WebhookEndpoint, error) {
-	after, err := startingAfter(r)
-	if err != nil {
-		return nil, err
-	}
-	return store.ListWebhookEndpoints(r.Context(), a.db, after, n)
+// listWebhookEndpoints lists endpoints, newest first, without their secrets.
+func (a *API) listWebhookEndpoints(w http.ResponseWriter, r *http.Request) {
+	listOf(a, w, r, func(after *uuid.UUID, n int) ([]billing.WebhookEndpoint, error) {
+		return store.ListWebhookEndpoints(r.Context(), a.db, after, n)
+	}, as(webhookEndpointOut))
 }
 
 type webhookDeliveryJSON struct {
@@ -183,22 +181,23 @@ func webhookDeliveryOut(d billing.WebhookDelivery) webhookDeliveryJSON {
 	return out
 }
 
-// webhookDeliveries reads a page of an endpoint's delivery log, newest first; ?event_id= picks
-// one event's delivery, ?starting_after= takes the last id of the previous page.
-func (a *API) webhookDeliveries(r *http.Request, n int) ([]billing.WebhookDelivery, error) {
-	id, err := pathID(r)
+// listWebhookDeliveries is an endpoint's delivery log, newest first; ?event_id= picks one
+// event's delivery.
+func (a *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) {
+	eventID, err := queryID(r, "event_id")
 	if err != nil {
-		return nil, err
+		a.fail(w, r, err)
+		return
 	}
-	f := store.DeliveryFilter{EndpointID: id}
-	if f.EventID, err = queryID(r, "event_id"); err != nil {
-		return nil, err
-	}
-	if f.StartingAfter, err = startingAfter(r); err != nil {
-		return nil, err
-	}
-	if _, err := store.GetWebhookEndpoint(r.Context(), a.db, id); err != nil {
-		return nil, err
-	}
-	return store.ListWebhookDeliveries(r.Context(), a.db, f, n)
+	listOf(a, w, r, func(after *uuid.UUID, n int) ([]billing.WebhookDelivery, error) {
+		id, err := pathID(r)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := store.GetWebhookEndpoint(r.Context(), a.db, id); err != nil {
+			return nil, err
+		}
+		f := store.DeliveryFilter{EndpointID: id, EventID: eventID, StartingAfter: after}
+		return store.ListWebhookDeliveries(r.Context(), a.db, f, n)
+	}, as(webhookDeliveryOut))
 }

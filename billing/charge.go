@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -11,7 +12,8 @@ type ChargeStatus string
 
 // Charge states. A charge is pending until a worker takes it and processing while one works it.
 // When a gateway call ends without a known outcome it is reconciling until the gateway's state is
-// read back. It ends succeeded (captured), failed (declined, or the token cannot be charged),
+// read back. It is retrying while it waits for its next attempt: after a soft decline (dunning),
+// or when an attempt would exceed the card's attempt caps (see Dunning and CardAttemptCaps). It ends succeeded (captured), failed (declined, or the token cannot be charged),
 // canceled (voided, or its subscription canceled, with any authorization released) or
 // needs_review (the gateway never settled it: a person must look; it is never failed and charged
 // again automatically).
@@ -19,11 +21,16 @@ const (
 	ChargePending     ChargeStatus = "pending"
 	ChargeProcessing  ChargeStatus = "processing"
 	ChargeReconciling ChargeStatus = "reconciling"
+	ChargeRetrying    ChargeStatus = "retrying"
 	ChargeSucceeded   ChargeStatus = "succeeded"
 	ChargeFailed      ChargeStatus = "failed"
 	ChargeCanceled    ChargeStatus = "canceled"
 	ChargeNeedsReview ChargeStatus = "needs_review"
 )
+
+// ChargeStatuses are all the states of a charge.
+var ChargeStatuses = []ChargeStatus{ChargePending, ChargeProcessing, ChargeReconciling, ChargeRetrying, ChargeSucceeded,
+	ChargeFailed, ChargeCanceled, ChargeNeedsReview}
 
 // Terminal reports whether the charge will not change any more by itself.
 func (s ChargeStatus) Terminal() bool {
@@ -67,12 +74,35 @@ type Charge struct {
 	Description    string // what an ad-hoc or proration charge is for; empty for period charges
 	Status         ChargeStatus
 	Failure        *Failure
+	// NextRetryAt is when a retrying charge is tried next; RetryReason says why it waits, or, on
+	// a failed charge, why it is not retried.
+	NextRetryAt *time.Time
+	RetryReason string
+	// FirstFailedAt is when its first attempt was declined: the dunning schedule counts from it.
+	FirstFailedAt *time.Time
 	// Lines are the parts of the amount, which they sum to (CheckLines): a proration's credit and
 	// debit, or a period's price and the credit applied to it. A charge without lines is its
 	// amount alone.
 	Lines     []ChargeLine
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// RetryNow makes a failed or retrying charge due for another attempt at now, with payment method
+// pm when it is not nil (one of the charge's customer's). The card's attempt caps still apply
+// when the attempt is made.
+func (c *Charge) RetryNow(pm *PaymentMethod, now time.Time) error {
+	if c.Status != ChargeFailed && c.Status != ChargeRetrying {
+		return &ConflictError{Reason: fmt.Sprintf("a %s charge cannot be retried: only failed or retrying ones", c.Status)}
+	}
+	if pm != nil {
+		if pm.CustomerID != c.CustomerID {
+			return &ValidationError{Field: "payment_method_id", Reason: "belongs to another customer"}
+		}
+		c.PaymentMethodID = pm.ID
+	}
+	c.Status, c.NextRetryAt, c.RetryReason, c.UpdatedAt = ChargeRetrying, &now, "retry requested", now
+	return nil
 }
 
 // AdHoc reports whether the charge belongs to no subscription.
@@ -100,10 +130,10 @@ const (
 	ChannelMerchant  = "MERCHANT"  // ad-hoc charges
 )
 
-// Failure says why a charge or an attempt failed.
+// Failure says why a charge or an attempt failed. The API shows it as {"code", "reason"}.
 type Failure struct {
-	Code   string // e.g. token_suspended, card_expired, or the gateway's decline code
-	Reason string // for people
+	Code   string `json:"code"`   // e.g. token_suspended, card_expired, or the gateway's decline code
+	Reason string `json:"reason"` // for people
 }
 
 // Failure codes Recur sets itself; gateway decline codes pass through as the gateway names them.

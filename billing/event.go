@@ -64,6 +64,7 @@ func ChargeEvent(t EventType, c Charge, now time.Time) Event {
 	if c.Failure != nil {
 		d.FailureCode, d.FailureReason = c.Failure.Code, c.Failure.Reason
 	}
+	d.NextRetryAt, d.RetryReason = c.NextRetryAt, c.RetryReason
 	return newEvent(t, "charge", c.ID, c.CustomerID, d, now)
 }
 
@@ -114,6 +115,8 @@ type chargeData struct {
 	Description     string       `json:"description,omitempty"`
 	FailureCode     string       `json:"failure_code,omitempty"`
 	FailureReason   string       `json:"failure_reason,omitempty"`
+	NextRetryAt     *time.Time   `json:"next_retry_at"`
+	RetryReason     string       `json:"retry_reason,omitempty"`
 }
 
 type paymentMethodData struct {

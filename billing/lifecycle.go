@@ -153,11 +153,20 @@ func (s *Subscription) Renew(run uuid.UUID, now time.Time) (Charge, bool) {
 }
 
 // AfterCharge is the state a subscription moves to when the charge of its latest period ends
-// with outcome: a failure makes an active subscription past due and a past-due one unpaid; a
-// success makes a past-due or unpaid one active again. Other outcomes change nothing.
-func AfterCharge(from SubscriptionStatus, outcome ChargeStatus) SubscriptionStatus {
+// with outcome; end is the dunning policy's end when the charge's dunning is over, else empty.
+// A charge that goes retrying makes an active subscription past due. A failed one makes it past
+// due, and a past-due one unpaid (two periods in a row failed); at the end of dunning it is
+// canceled or unpaid, as end says. A success makes a past-due or unpaid one active again. Other
+// outcomes change nothing.
+func AfterCharge(from SubscriptionStatus, outcome ChargeStatus, end DunningEnd) SubscriptionStatus {
 	switch {
-	case outcome == ChargeFailed && from == SubscriptionActive:
+	case from == SubscriptionCanceled:
+		return from
+	case outcome == ChargeFailed && end == DunningCancel:
+		return SubscriptionCanceled
+	case outcome == ChargeFailed && end == DunningUnpaid && from == SubscriptionPastDue:
+		return SubscriptionUnpaid
+	case (outcome == ChargeFailed || outcome == ChargeRetrying) && from == SubscriptionActive:
 		return SubscriptionPastDue
 	case outcome == ChargeFailed && from == SubscriptionPastDue:
 		return SubscriptionUnpaid
@@ -165,4 +174,27 @@ func AfterCharge(from SubscriptionStatus, outcome ChargeStatus) SubscriptionStat
 		return SubscriptionActive
 	}
 	return from
+}
+
+// SettleCharge moves the subscription on when c, one of its charges, ends with c.Status (see
+// AfterCharge), and reports whether its state changed. Only the latest period's charge moves it.
+// A subscription canceled by dunning is canceled at now; an unpaid one that is paid is billed
+// again from the first period that starts at or after now (the periods that started while it
+// was unpaid are not billed late).
+func (s *Subscription) SettleCharge(c Charge, end DunningEnd, now time.Time) bool {
+	if c.SubscriptionID == nil || *c.SubscriptionID != s.ID || s.NextPeriod != c.PeriodIndex+1 {
+		return false
+	}
+	to := AfterCharge(s.Status, c.Status, end)
+	switch {
+	case to == s.Status:
+		return false
+	case to == SubscriptionCanceled:
+		s.Status, s.CanceledAt, s.CancelAt, s.PauseUntil, s.UpdatedAt = to, &now, nil, nil, now
+	case s.Status == SubscriptionUnpaid:
+		return s.Resume(now, now) == nil
+	default:
+		s.Status, s.UpdatedAt = to, now
+	}
+	return true
 }

@@ -134,18 +134,26 @@ func TestAfterCharge(t *testing.T) {
 	for _, tc := range []struct {
 		from    SubscriptionStatus
 		outcome ChargeStatus
+		end     DunningEnd
 		want    SubscriptionStatus
 	}{
-		{SubscriptionActive, ChargeFailed, SubscriptionPastDue},
-		{SubscriptionPastDue, ChargeFailed, SubscriptionUnpaid},
-		{SubscriptionPastDue, ChargeSucceeded, SubscriptionActive},
-		{SubscriptionUnpaid, ChargeSucceeded, SubscriptionActive},
-		{SubscriptionActive, ChargeSucceeded, SubscriptionActive},
-		{SubscriptionActive, ChargeNeedsReview, SubscriptionActive},
-		{SubscriptionCanceled, ChargeFailed, SubscriptionCanceled},
-		{SubscriptionPaused, ChargeFailed, SubscriptionPaused},
+		{SubscriptionActive, ChargeFailed, "", SubscriptionPastDue},
+		{SubscriptionActive, ChargeRetrying, "", SubscriptionPastDue},
+		{SubscriptionPastDue, ChargeRetrying, "", SubscriptionPastDue},
+		{SubscriptionPastDue, ChargeFailed, "", SubscriptionUnpaid},
+		{SubscriptionPastDue, ChargeFailed, DunningCancel, SubscriptionCanceled},
+		{SubscriptionPastDue, ChargeFailed, DunningUnpaid, SubscriptionUnpaid},
+		{SubscriptionUnpaid, ChargeFailed, DunningCancel, SubscriptionCanceled},
+		{SubscriptionPastDue, ChargeSucceeded, "", SubscriptionActive},
+		{SubscriptionUnpaid, ChargeSucceeded, "", SubscriptionActive},
+		{SubscriptionActive, ChargeSucceeded, "", SubscriptionActive},
+		{SubscriptionActive, ChargeNeedsReview, "", SubscriptionActive},
+		{SubscriptionCanceled, ChargeFailed, "", SubscriptionCanceled},
+		{SubscriptionCanceled, ChargeFailed, DunningCancel, SubscriptionCanceled},
+		{SubscriptionPaused, ChargeFailed, "", SubscriptionPaused},
+		{SubscriptionPaused, ChargeRetrying, "", SubscriptionPaused},
 	} {
-		got := AfterCharge(tc.from, tc.outcome)
+		got := AfterCharge(tc.from, tc.outcome, tc.end)
 		if got != tc.want {
 			t.Errorf("%s after a %s charge: %s, want %s", tc.from, tc.outcome, got, tc.want)
 		}

@@ -200,6 +200,6 @@ func (s *Subscription) ApplyCredit(c *Charge) {
 	c.Amount.Amount -= applied
 	s.Credit.Amount -= applied
 	if c.Amount.Amount == 0 {
-		c.Status, s.Status = ChargeSucceeded, AfterCharge(s.Status, ChargeSucceeded)
+		c.Status, s.Status = ChargeSucceeded, AfterCharge(s.Status, ChargeSucceeded, "")
 	}
 }

@@ -19,6 +19,9 @@ import (
 // CollectChargeArgs asks for a charge to be collected at the gateway.
 type CollectChargeArgs struct {
 	ChargeID uuid.UUID `json:"charge_id"`
+	// RetryAt is set on the job scheduled for a retrying charge's next attempt: it keeps that
+	// job apart from the unscheduled ones (the janitor's, the API's) for the same charge.
+	RetryAt *time.Time `json:"retry_at,omitempty"`
 }
 
 // Kind names the job in River.
@@ -51,6 +54,13 @@ func (CollectChargeArgs) InsertOpts() river.InsertOpts {
 //     outcome stays unknown goes to needs_review, never to failed-and-charged-again.
 //   - An authorization that must not be captured (charge voided, subscription canceled, amount
 //     not the charge's) is cancelled at the gateway.
+//
+// How it retries (billing.Dunning has the policy): a call that fails transiently is repeated
+// within the attempt; a declined attempt ends, and its charge is retrying, with a job scheduled
+// for its next attempt in the same transaction, or failed. A retry is a new attempt, with a new
+// gateway payment, and only ever follows a declined attempt: an unknown outcome is reconciled,
+// never retried. Before its payment is created, an attempt is counted against the card's
+// attempt caps; one that would exceed them is deferred, its charge retrying until they allow it.
 type CollectChargeWorker struct {
 	river.WorkerDefaults[CollectChargeArgs]
 	deps Deps
@@ -71,7 +81,7 @@ func (w *CollectChargeWorker) Work(ctx context.Context, job *river.Job[CollectCh
 		claimed bool
 	)
 	err := store.InTx(ctx, w.deps.Pool, func(tx pgx.Tx) (err error) {
-		charge, claimed, err = store.ClaimCharge(ctx, tx, job.Args.ChargeID, run, w.cfg.Lease)
+		charge, claimed, err = store.ClaimCharge(ctx, tx, job.Args.ChargeID, run, w.cfg.Lease, w.deps.Clock.Now())
 		if err != nil || !claimed {
 			return err
 		}
@@ -90,6 +100,18 @@ func (w *CollectChargeWorker) Work(ctx context.Context, job *river.Job[CollectCh
 	c := &collection{w: w, run: run, charge: charge, tokenID: pm.GatewayTokenID, attempt: attempt,
 		log: w.deps.Logger.With(slog.String("charge_id", charge.ID.String()), slog.String("attempt_id", attempt.ID.String()))}
 	return c.settle(ctx, c.collect(ctx), job.Attempt >= job.MaxAttempts)
+}
+
+// scheduleRetry enqueues, in tx, the job of a retrying charge's next attempt at (Recur's clock):
+// River runs it then; the janitor also enqueues the charge once it is due, in case this job is
+// lost (or a test clock has moved past it).
+func scheduleRetry(ctx context.Context, client *Client, tx pgx.Tx, clock billing.Clock, chargeID uuid.UUID, at time.Time) error {
+	_, err := client.InsertTx(ctx, tx, CollectChargeArgs{ChargeID: chargeID, RetryAt: &at},
+		&river.InsertOpts{ScheduledAt: time.Now().Add(at.Sub(clock.Now()))})
+	if err != nil {
+		return fmt.Errorf("schedule retry: %w", err)
+	}
+	return nil
 }
 
 // settle decides what a run's error means for the charge. A lost lease ends the run quietly:
@@ -119,12 +141,13 @@ func (c *collection) settle(ctx context.Context, err error, lastTry bool) error 
 
 // collection is one run of the worker on one attempt.
 type collection struct {
-	w       *CollectChargeWorker
-	run     uuid.UUID
-	charge  billing.Charge
-	tokenID string
-	attempt billing.Attempt
-	log     *slog.Logger
+	w        *CollectChargeWorker
+	run      uuid.UUID
+	charge   billing.Charge
+	tokenID  string
+	attempt  billing.Attempt
+	deferred bool // the card's attempt caps put the attempt off: the run ends
+	log      *slog.Logger
 }
 
 // outcome is how an attempt ends.
@@ -169,8 +192,8 @@ func (c *collection) collect(ctx context.Context) error {
 	return err
 }
 
-// done reports whether the attempt has finished.
-func (c *collection) done() bool { return c.attempt.Status != billing.AttemptProcessing }
+// done reports whether the attempt has finished, or been deferred.
+func (c *collection) done() bool { return c.attempt.Status != billing.AttemptProcessing || c.deferred }
 
 // callOff says why the charge must not be collected any more (voided, subscription canceled).
 func (c *collection) callOff(ctx context.Context) (*outcome, error) {
@@ -207,14 +230,13 @@ func (c *collection) checkToken(ctx context.Context) error {
 }
 
 // createPayment creates the attempt's payment and records its id. The request id is recorded
-// first and reused if the creation has to be sent again.
+// first, with the attempt counted against the card's caps, and reused if the creation has to be
+// sent again. An attempt that the caps do not allow yet is deferred instead.
 func (c *collection) createPayment(ctx context.Context) (gateway.Payment, error) {
 	if c.attempt.CreateRequestID == nil {
-		id := uuid.New()
-		if err := store.SetCreateRequest(ctx, c.w.deps.Pool, c.attempt.ID, id); err != nil {
+		if err := c.reserve(ctx, uuid.New()); err != nil || c.deferred {
 			return gateway.Payment{}, err
 		}
-		c.attempt.CreateRequestID = &id
 	}
 	p, err := step(ctx, c, billing.StepCreatePayment, *c.attempt.CreateRequestID, func(ctx context.Context) (gateway.Payment, error) {
 		return c.w.deps.Gateway.CreateMITPayment(ctx, gateway.MITPaymentRequest{
@@ -230,6 +252,39 @@ func (c *collection) createPayment(ctx context.Context) (gateway.Payment, error)
 	}
 	c.attempt.GatewayPaymentID = p.ID
 	return p, nil
+}
+
+// reserve counts the attempt against the card's attempt caps with the request id of its payment
+// creation or, when a cap does not allow it yet, defers the charge until it does: retrying, with
+// its job scheduled then, in the same transaction.
+func (c *collection) reserve(ctx context.Context, requestID uuid.UUID) error {
+	now := c.w.deps.Clock.Now()
+	var (
+		held   *billing.AttemptCap
+		at     time.Time
+		charge billing.Charge
+	)
+	err := store.InTx(ctx, c.w.deps.Pool, func(tx pgx.Tx) (err error) {
+		at, held, err = store.ReserveCardAttempt(ctx, tx, c.attempt.ID, c.charge.PaymentMethodID, requestID, billing.CardAttemptCaps, now)
+		if err != nil || held == nil {
+			return err
+		}
+		reason := fmt.Sprintf("card attempt cap (at most %s on one card) reached: the attempt waits until %s", held, at.UTC().Format(time.RFC3339))
+		if charge, err = store.DeferCharge(ctx, tx, c.charge.ID, c.run, at, reason); err != nil {
+			return err
+		}
+		return scheduleRetry(ctx, river.ClientFromContext[pgx.Tx](ctx), tx, c.w.deps.Clock, c.charge.ID, at)
+	})
+	switch {
+	case err != nil:
+		return err
+	case held == nil:
+		c.attempt.CreateRequestID = &requestID // committed: the creation may be sent
+	default:
+		c.charge, c.deferred = charge, true
+		c.log.InfoContext(ctx, "charge deferred by the card attempt caps", slog.Time("next_retry_at", at))
+	}
+	return nil
 }
 
 // authorize starts the token session on an INITIALIZED payment (the call that moves money) and
@@ -332,27 +387,123 @@ func (c *collection) failIfRejected(ctx context.Context, err error) error {
 	return err
 }
 
-// finish ends the attempt, and the charge with it.
+// finish ends the attempt, and the charge with it: a declined attempt leaves the charge retrying
+// (with its next attempt's job) or failed, as the dunning policy says. The charge's subscription
+// moves on and the events are appended in the same transaction.
 func (c *collection) finish(ctx context.Context, o outcome) error {
-	err := store.FinishAttempt(context.WithoutCancel(ctx), c.w.deps.Pool, c.run, c.attempt.ID, o.status, o.failure, c.w.deps.Clock.Now())
+	ctx = context.WithoutCancel(ctx)
+	now := c.w.deps.Clock.Now()
+	end := store.AttemptEnd{Attempt: o.status, Charge: billing.ChargeStatus(o.status), Failure: o.failure}
+	var verdict billing.Verdict
+	if o.status == billing.AttemptFailed {
+		first := now
+		if c.charge.FirstFailedAt != nil {
+			first = *c.charge.FirstFailedAt
+		}
+		verdict = c.w.cfg.Dunning.AfterDecline(c.charge, *o.failure, first, now)
+		end.Charge, end.NextRetryAt, end.RetryReason = verdict.Status, verdict.NextRetryAt, verdict.Reason
+	}
+	err := store.InTx(ctx, c.w.deps.Pool, func(tx pgx.Tx) error {
+		charge, err := store.FinishAttempt(ctx, tx, c.run, c.attempt.ID, end, now)
+		if err != nil {
+			return err
+		}
+		if verdict.NextRetryAt != nil {
+			if err := scheduleRetry(ctx, river.ClientFromContext[pgx.Tx](ctx), tx, c.w.deps.Clock, charge.ID, *verdict.NextRetryAt); err != nil {
+				return err
+			}
+		}
+		var dunningEnd billing.DunningEnd
+		if verdict.EndsDunning {
+			dunningEnd = c.w.cfg.Dunning.End
+		}
+		return chargeSettled(ctx, tx, charge, dunningEnd, now)
+	})
 	if err != nil {
 		return err
 	}
 	c.attempt.Status, c.attempt.Failure = o.status, o.failure
-	attrs := []any{slog.String("status", string(o.status))}
+	attrs := []any{slog.String("status", string(o.status)), slog.String("charge_status", string(end.Charge))}
 	var code string
 	if o.failure != nil {
 		code = o.failure.Code
 		attrs = append(attrs, slog.String("failure_code", code))
 	}
+	if end.NextRetryAt != nil {
+		attrs = append(attrs, slog.Time("next_retry_at", *end.NextRetryAt))
+	}
 	c.w.deps.Observer.ChargeFinished(string(o.status), code)
-	c.log.InfoContext(ctx, "charge finished", attrs...)
+	c.log.InfoContext(ctx, "charge attempt finished", attrs...)
 	return nil
 }
 
+// chargeSettled appends the event of charge c's new state in tx, and moves its subscription on
+// (billing.Subscription.SettleCharge) with the events that this makes: past_due, canceled at the
+// end of dunning, renewed when a period after the first is paid.
+func chargeSettled(ctx context.Context, tx pgx.Tx, c billing.Charge, end billing.DunningEnd, now time.Time) error {
+	if t, ok := chargeEvents[c.Status]; ok {
+		if err := store.AppendEvent(ctx, tx, billing.ChargeEvent(t, c, now)); err != nil {
+			return err
+		}
+	}
+	if c.AdHoc() {
+		return nil
+	}
+	s, err := store.LockSubscription(ctx, tx, *c.SubscriptionID)
+	if err != nil {
+		return err
+	}
+	var events []billing.EventType
+	if s.SettleCharge(c, end, now) {
+		if err := store.UpdateSubscription(ctx, tx, s); err != nil {
+			return err
+		}
+		switch s.Status {
+		case billing.SubscriptionPastDue:
+			events = append(events, billing.EventSubscriptionPastDue)
+		case billing.SubscriptionCanceled:
+			events = append(events, billing.EventSubscriptionCanceled)
+		}
+	}
+	if c.Status == billing.ChargeSucceeded && c.PeriodIndex > 0 {
+		events = append(events, billing.EventSubscriptionRenewed)
+	}
+	for _, t := range events {
+		if err := store.AppendEvent(ctx, tx, billing.SubscriptionEvent(t, s, now)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chargeEvents are the events of the charge states that have one.
+var chargeEvents = map[billing.ChargeStatus]billing.EventType{
+	billing.ChargeSucceeded:   billing.EventChargeSucceeded,
+	billing.ChargeFailed:      billing.EventChargeFailed,
+	billing.ChargeRetrying:    billing.EventChargeFailed, // with its next retry
+	billing.ChargeNeedsReview: billing.EventChargeNeedsReview,
+}
+
 // step makes one gateway call as a recorded step of the attempt: the step, with its request id,
-// is committed (renewing the lease) before the call, and its outcome after.
+// is committed (renewing the lease) before the call, and its outcome after. A call that fails
+// transiently (the gateway did not act) is made again, as another step with the same request
+// id, up to billing.TransientTries times with billing.TransientBackoff between.
 func step[T any](ctx context.Context, c *collection, name string, requestID uuid.UUID, call func(context.Context) (T, error)) (T, error) {
+	for try := 1; ; try++ {
+		result, err := stepOnce(ctx, c, name, requestID, call)
+		var ge *gateway.Error
+		if !errors.As(err, &ge) || ge.Class != gateway.Transient || try > billing.TransientTries {
+			return result, err
+		}
+		select {
+		case <-ctx.Done():
+			return result, err
+		case <-time.After(billing.TransientBackoff(try)):
+		}
+	}
+}
+
+func stepOnce[T any](ctx context.Context, c *collection, name string, requestID uuid.UUID, call func(context.Context) (T, error)) (T, error) {
 	var zero T
 	db, clock := c.w.deps.Pool, c.w.deps.Clock
 	id, err := store.BeginStep(ctx, db, c.run, c.attempt, name, requestID, c.w.cfg.Lease, clock.Now())

@@ -47,6 +47,13 @@ type Config struct {
 	JobTimeout       time.Duration
 	RescueStuckAfter time.Duration
 
+	// Dunning is the retry policy of declined charges (billing.DefaultDunning when its schedule
+	// is empty).
+	Dunning billing.Dunning
+	// TokenCheckAhead is how far ahead the token check looks: it checks the tokens of the
+	// subscriptions due within it (7 days). TokenCheckInterval is how often it runs (1h).
+	TokenCheckAhead    time.Duration
+	TokenCheckInterval time.Duration
 	// WebhookDispatchInterval is how often new events are dispatched to webhook endpoints (2s).
 	WebhookDispatchInterval time.Duration
 	// WebhookRetryDelays are the waits between the attempts of a webhook delivery
@@ -85,6 +92,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.JobTimeout <= 0 {
 		c.JobTimeout = 5 * time.Minute
+	}
+	if len(c.Dunning.Schedule) == 0 {
+		c.Dunning = billing.DefaultDunning()
+	}
+	if c.TokenCheckAhead <= 0 {
+		c.TokenCheckAhead = 7 * 24 * time.Hour
+	}
+	if c.TokenCheckInterval <= 0 {
+		c.TokenCheckInterval = time.Hour
 	}
 	if c.WebhookDispatchInterval <= 0 {
 		c.WebhookDispatchInterval = 2 * time.Second
@@ -127,6 +143,7 @@ func NewClient(deps Deps, cfg Config) (*Client, error) {
 	river.AddWorker(workers, &CollectChargeWorker{deps: deps, cfg: cfg})
 	river.AddWorker(workers, &ReconcileChargesWorker{deps: deps, cfg: cfg})
 	river.AddWorker(workers, &RefundChargeWorker{deps: deps, cfg: cfg})
+	river.AddWorker(workers, &CheckTokensWorker{deps: deps, cfg: cfg})
 	river.AddWorker(workers, &DispatchEventsWorker{deps: deps, batchSize: cfg.BatchSize})
 	river.AddWorker(workers, newDeliverWebhookWorker(deps, cfg))
 
@@ -143,6 +160,7 @@ func NewClient(deps Deps, cfg Config) (*Client, error) {
 		rc.PeriodicJobs = []*river.PeriodicJob{
 			every(cfg.BillingInterval, BillDueSubscriptionsArgs{}),
 			every(cfg.ReconcileInterval, ReconcileChargesArgs{}),
+			every(cfg.TokenCheckInterval, CheckTokensArgs{}),
 			every(cfg.WebhookDispatchInterval, DispatchEventsArgs{}),
 			// Hourly, and on the leader's start, so that processes restarted more often still reap.
 			every(time.Hour, ReapIdempotencyKeysArgs{}),

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/recur-billing/recur/billing"
 	"github.com/recur-billing/recur/billing/store"
 )
 
@@ -23,10 +24,12 @@ func (ReconcileChargesArgs) InsertOpts() river.InsertOpts {
 }
 
 // ReconcileChargesWorker is the janitor. It moves charges whose outcome has stayed unknown for
-// longer than Config.ReviewAfter to needs_review, then enqueues a CollectCharge job for every
-// charge due for a look: reconciling ones whose backoff has passed, and pending or processing
-// ones that no run holds and that have not moved for a while (their job was lost). The collect
-// job reads the payment at the gateway before doing anything, which is the reconciliation.
+// longer than Config.ReviewAfter to needs_review (with their charge.needs_review events), then
+// enqueues a CollectCharge job for every charge due for a look: reconciling ones whose backoff
+// has passed, retrying ones whose next attempt is due (in case their scheduled job was lost),
+// and pending or processing ones that no run holds and that have not moved for a while (their
+// job was lost). The collect job reads the payment at the gateway before doing anything, which
+// is the reconciliation.
 type ReconcileChargesWorker struct {
 	river.WorkerDefaults[ReconcileChargesArgs]
 	deps Deps
@@ -35,15 +38,27 @@ type ReconcileChargesWorker struct {
 
 // Work runs one janitor pass.
 func (w *ReconcileChargesWorker) Work(ctx context.Context, _ *river.Job[ReconcileChargesArgs]) error {
-	reviewed, err := store.ReviewOverdue(ctx, w.deps.Pool, w.cfg.ReviewAfter)
+	var reviewed []billing.Charge
+	err := store.InTx(ctx, w.deps.Pool, func(tx pgx.Tx) (err error) {
+		now := w.deps.Clock.Now()
+		if reviewed, err = store.ReviewOverdue(ctx, tx, w.cfg.ReviewAfter); err != nil {
+			return err
+		}
+		for _, c := range reviewed {
+			if err := chargeSettled(ctx, tx, c, "", now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if reviewed > 0 {
-		w.deps.Logger.WarnContext(ctx, "charges need review: their outcome stayed unknown", slog.Int("charges", reviewed))
+	if len(reviewed) > 0 {
+		w.deps.Logger.WarnContext(ctx, "charges need review: their outcome stayed unknown", slog.Int("charges", len(reviewed)))
 	}
 	// A charge that has not moved for a lease and a half is not being worked by anyone.
-	ids, err := store.DueForReconciliation(ctx, w.deps.Pool, w.cfg.Lease*3/2, 1000)
+	ids, err := store.DueForReconciliation(ctx, w.deps.Pool, w.cfg.Lease*3/2, w.deps.Clock.Now(), 1000)
 	if err != nil || len(ids) == 0 {
 		return err
 	}

@@ -314,12 +314,18 @@ func collectAll(t *rapid.T, pool *pgxpool.Pool, subID uuid.UUID, now time.Time) 
 			continue
 		}
 		run := uuid.New()
-		_, claimed, err := store.ClaimCharge(ctx, pool, c.ID, run, time.Minute)
+		_, claimed, err := store.ClaimCharge(ctx, pool, c.ID, run, time.Minute, now)
 		require.NoError(t, err)
 		require.True(t, claimed)
 		a, err := store.OpenAttempt(ctx, pool, c.ID, now)
 		require.NoError(t, err)
-		require.NoError(t, store.FinishAttempt(ctx, pool, run, a.ID, billing.AttemptSucceeded, nil, now))
+		require.NoError(t, store.InTx(ctx, pool, func(tx pgx.Tx) error {
+			c, err := store.FinishAttempt(ctx, tx, run, a.ID, store.AttemptEnd{Attempt: billing.AttemptSucceeded, Charge: billing.ChargeSucceeded}, now)
+			if err != nil {
+				return err
+			}
+			return chargeSettled(ctx, tx, c, "", now)
+		}))
 	}
 }
 

@@ -12,17 +12,21 @@ import (
 	"github.com/recur-billing/recur/billing"
 )
 
-// OpenAttempt returns the charge's latest attempt, starting attempt number one when it has none
-// yet. The caller holds the charge's lease.
+// OpenAttempt returns the charge's open attempt, or starts the next one (number one for a new
+// charge) when its latest has ended: a retry is a new attempt, with a new order number and, when
+// sent, a new gateway payment. The caller holds the charge's lease.
 func OpenAttempt(ctx context.Context, db DBTX, chargeID uuid.UUID, now time.Time) (billing.Attempt, error) {
 	a, err := scanAttempt(db.QueryRow(ctx, `
 		SELECT `+attemptColumns+` FROM charge_attempts WHERE charge_id = $1 ORDER BY number DESC LIMIT 1`, chargeID))
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return a, err
+	switch {
+	case err == nil && a.Status == billing.AttemptProcessing:
+		return a, nil
+	case err != nil && !errors.Is(err, pgx.ErrNoRows):
+		return a, fmt.Errorf("open attempt: %w", err)
 	}
 	id := billing.NewID()
 	a = billing.Attempt{
-		ID: id, ChargeID: chargeID, Number: 1, Status: billing.AttemptProcessing, CreatedAt: now, UpdatedAt: now,
+		ID: id, ChargeID: chargeID, Number: a.Number + 1, Status: billing.AttemptProcessing, CreatedAt: now, UpdatedAt: now,
 		// The order number names the attempt at the gateway: unique, and in EGW's allowed alphabet.
 		OrderNumber: id.String(),
 	}
@@ -35,13 +39,40 @@ func OpenAttempt(ctx context.Context, db DBTX, chargeID uuid.UUID, now time.Time
 	return a, nil
 }
 
-// SetCreateRequest records the request id of the attempt's payment creation before it is sent.
-func SetCreateRequest(ctx context.Context, db DBTX, attemptID, requestID uuid.UUID) error {
-	_, err := db.Exec(ctx, `UPDATE charge_attempts SET create_request_id = $2 WHERE id = $1`, attemptID, requestID)
-	if err != nil {
-		return fmt.Errorf("set create request: %w", err)
+// ReserveCardAttempt counts the attempt against the card-scheme caps of payment method pmID
+// (billing.CardAttemptCaps) and, when they allow it at now, records the request id of its payment
+// creation, the payment method and the time, before the creation is sent: from then on it counts,
+// whether the gateway took it or not. When a cap does not allow it, nothing is recorded and it
+// returns when the caps will, and the cap that holds it back. The payment method's row is locked
+// while counting and recording, so that several workers never let more attempts through than
+// the caps allow.
+func ReserveCardAttempt(ctx context.Context, tx pgx.Tx, attemptID, pmID, requestID uuid.UUID, caps []billing.AttemptCap, now time.Time) (time.Time, *billing.AttemptCap, error) {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM payment_methods WHERE id = $1 FOR UPDATE`, pmID); err != nil {
+		return now, nil, fmt.Errorf("lock payment method: %w", err)
 	}
-	return nil
+	var window time.Duration
+	for _, c := range caps {
+		window = max(window, c.Window)
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT sent_at FROM charge_attempts WHERE payment_method_id = $1 AND sent_at > $2`, pmID, now.Add(-window))
+	if err != nil {
+		return now, nil, fmt.Errorf("count card attempts: %w", err)
+	}
+	sent, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+	if err != nil {
+		return now, nil, fmt.Errorf("count card attempts: %w", err)
+	}
+	if at, held := billing.NextCardAttempt(caps, sent, now); held != nil {
+		return at, held, nil
+	}
+	_, err = tx.Exec(ctx, `
+		UPDATE charge_attempts SET create_request_id = $2, payment_method_id = $3, sent_at = $4 WHERE id = $1`,
+		attemptID, requestID, pmID, now)
+	if err != nil {
+		return now, nil, fmt.Errorf("record card attempt: %w", err)
+	}
+	return now, nil, nil
 }
 
 // SetAttemptPayment records the gateway payment that an attempt created.
@@ -54,49 +85,44 @@ func SetAttemptPayment(ctx context.Context, db DBTX, attemptID uuid.UUID, paymen
 	return nil
 }
 
-// FinishAttempt records an attempt's end, gives its charge the same outcome, moves the state of
-// the charge's subscription on when it is the latest period's charge, and releases run's lease,
-// in one statement. It changes nothing, and returns ErrLeaseLost, unless run holds the
-// charge and the attempt is open.
-func FinishAttempt(ctx context.Context, db DBTX, run, attemptID uuid.UUID, status billing.AttemptStatus, f *billing.Failure, now time.Time) error {
+// AttemptEnd is how an attempt ends and what becomes of its charge: the same outcome, or, for a
+// declined attempt, retrying or failed as the dunning policy decides.
+type AttemptEnd struct {
+	Attempt     billing.AttemptStatus
+	Charge      billing.ChargeStatus
+	Failure     *billing.Failure
+	NextRetryAt *time.Time // of a retrying charge
+	RetryReason string
+}
+
+// FinishAttempt records an attempt's end and its charge's, releases run's lease and returns the
+// charge as it now is. A charge's first declined attempt sets its FirstFailedAt. It changes
+// nothing, and returns ErrLeaseLost, unless run holds the charge and the attempt is open.
+func FinishAttempt(ctx context.Context, db DBTX, run, attemptID uuid.UUID, end AttemptEnd, now time.Time) (billing.Charge, error) {
 	var code, reason *string
-	if f != nil {
+	if f := end.Failure; f != nil {
 		code, reason = &f.Code, &f.Reason
 	}
-	// The subscription's state follows the outcome of its latest period's charge
-	// (billing.AfterCharge), in the same statement: a failure makes it past due, a success
-	// active again.
-	var from, to []billing.SubscriptionStatus
-	for _, st := range billing.SubscriptionStatuses {
-		if next := billing.AfterCharge(st, billing.ChargeStatus(status)); next != st {
-			from, to = append(from, st), append(to, next)
-		}
-	}
-	var finished int
-	err := db.QueryRow(ctx, `
+	c, err := scanCharge(db.QueryRow(ctx, `
 		WITH a AS (
 			UPDATE charge_attempts a SET status = $2, failure_code = $3, failure_reason = $4, updated_at = $5
 			FROM charges c
 			WHERE a.id = $1 AND a.status = 'processing' AND c.id = a.charge_id AND c.lease_owner = $6
 			RETURNING a.charge_id
-		), c AS (
-			UPDATE charges c SET status = $2, failure_code = $3, failure_reason = $4, updated_at = $5,
-				lease_owner = NULL, lease_until = now()
-			FROM a WHERE c.id = a.charge_id
-			RETURNING c.subscription_id, c.period_index
-		), s AS (
-			UPDATE subscriptions s SET status = t.to_status, updated_at = $5
-			FROM c, unnest($7::text[], $8::text[]) AS t(from_status, to_status)
-			WHERE s.id = c.subscription_id AND s.next_period = c.period_index + 1 AND s.status = t.from_status
 		)
-		SELECT count(*) FROM c`, attemptID, status, code, reason, now, run, from, to).Scan(&finished)
+		UPDATE charges c SET status = $7, failure_code = $3, failure_reason = $4, updated_at = $5,
+			next_retry_at = $8, retry_reason = nullif($9, ''), lease_owner = NULL, lease_until = now(),
+			first_failed_at = coalesce(first_failed_at, CASE WHEN $2 = 'failed' THEN $5::timestamptz END)
+		FROM a WHERE c.id = a.charge_id
+		RETURNING `+chargeColumns,
+		attemptID, end.Attempt, code, reason, now, run, end.Charge, end.NextRetryAt, end.RetryReason))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, ErrLeaseLost
+	}
 	if err != nil {
-		return fmt.Errorf("finish attempt: %w", err)
+		return c, fmt.Errorf("finish attempt: %w", err)
 	}
-	if finished == 0 {
-		return ErrLeaseLost
-	}
-	return nil
+	return c, nil
 }
 
 // BeginStep records a gateway call that run is about to make and renews run's lease on the

@@ -174,39 +174,44 @@ func GetCharge(ctx context.Context, db DBTX, id uuid.UUID) (billing.Charge, erro
 	return c, nil
 }
 
-// ChargeFilter selects charges to list. Exactly one of its ids is set.
+// ChargeFilter selects charges to list. Every filter that is set must match.
 type ChargeFilter struct {
 	SubscriptionID *uuid.UUID
 	BillingRunID   *uuid.UUID
+	CustomerID     *uuid.UUID
+	Status         billing.ChargeStatus // empty: every status
+	// ByPeriod orders the charges newest period first (a subscription's or a billing run's, which
+	// all have one) instead of newest first.
+	ByPeriod      bool
+	StartingAfter *uuid.UUID // only charges after this one in the order
 }
 
-// ListCharges returns up to limit charges of a subscription or a billing run, newest period first.
+// ListCharges returns up to limit charges in the filter's order.
 func ListCharges(ctx context.Context, db DBTX, f ChargeFilter, limit int) ([]billing.Charge, error) {
-	rows, err := db.Query(ctx, `
+	order := "created_at"
+	if f.ByPeriod {
+		order = "period_start"
+	}
+	return listRows(ctx, db, "list charges", scanCharge, `
 		SELECT `+chargeColumns+` FROM charges
 		WHERE ($1::uuid IS NULL OR subscription_id = $1) AND ($2::uuid IS NULL OR billing_run_id = $2)
-		ORDER BY period_start DESC, id DESC LIMIT $3`, f.SubscriptionID, f.BillingRunID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list charges: %w", err)
-	}
-	charges, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.Charge, error) { return scanCharge(row) })
-	if err != nil {
-		return nil, fmt.Errorf("list charges: %w", err)
-	}
-	return charges, nil
+			AND ($3::uuid IS NULL OR customer_id = $3) AND ($4 = '' OR status = $4)
+			AND ($5::uuid IS NULL OR (`+order+`, id) < (SELECT `+order+`, id FROM charges WHERE id = $5))
+		ORDER BY `+order+` DESC, id DESC LIMIT $6`,
+		f.SubscriptionID, f.BillingRunID, f.CustomerID, string(f.Status), f.StartingAfter, limit)
 }
 
 // chargeColumns are what scanCharge reads. An ad-hoc charge's period is NULL: it reads as zero.
 const chargeColumns = `id, kind, change_id, customer_id, payment_method_id, subscription_id, billing_run_id, coalesce(period_index, 0),
 	coalesce(period_start, 'epoch'), coalesce(period_end, 'epoch'), amount, currency, channel, coalesce(description, ''),
-	status, failure_code, failure_reason, created_at, updated_at`
+	status, failure_code, failure_reason, next_retry_at, coalesce(retry_reason, ''), first_failed_at, created_at, updated_at`
 
 func scanCharge(row pgx.Row) (billing.Charge, error) {
 	var c billing.Charge
 	var code, reason *string
 	err := row.Scan(&c.ID, &c.Kind, &c.ChangeID, &c.CustomerID, &c.PaymentMethodID, &c.SubscriptionID, &c.BillingRunID, &c.PeriodIndex,
 		&c.PeriodStart, &c.PeriodEnd, &c.Amount.Amount, &c.Amount.Currency, &c.Channel, &c.Description, &c.Status,
-		&code, &reason, &c.CreatedAt, &c.UpdatedAt)
+		&code, &reason, &c.NextRetryAt, &c.RetryReason, &c.FirstFailedAt, &c.CreatedAt, &c.UpdatedAt)
 	if c.AdHoc() {
 		c.PeriodStart, c.PeriodEnd = time.Time{}, time.Time{}
 	}
@@ -226,12 +231,14 @@ func failure(code, reason *string) *billing.Failure {
 }
 
 // VoidCharge asks for an unfinished charge to be called off: its worker cancels the payment at
-// the gateway instead of capturing it, and the charge ends canceled. A charge already captured
-// cannot be voided (*billing.ConflictError); voiding a charge that failed or was canceled changes
-// nothing.
+// the gateway instead of capturing it, and the charge ends canceled. A retrying charge is due at
+// once, so that the janitor has it called off without waiting for its retry. A charge already
+// captured cannot be voided (*billing.ConflictError); voiding a charge that failed or was
+// canceled changes nothing.
 func VoidCharge(ctx context.Context, db DBTX, id uuid.UUID, now time.Time) (billing.Charge, error) {
 	c, err := scanCharge(db.QueryRow(ctx, `
-		UPDATE charges SET void_requested_at = CASE WHEN status = 'succeeded' THEN NULL ELSE coalesce(void_requested_at, $2) END
+		UPDATE charges SET void_requested_at = CASE WHEN status = 'succeeded' THEN NULL ELSE coalesce(void_requested_at, $2) END,
+			next_retry_at = CASE WHEN status = 'retrying' THEN least(next_retry_at, $2) END
 		WHERE id = $1 RETURNING `+chargeColumns, id, now))
 	if err != nil {
 		return c, notFound(err, "charge "+id.String())
@@ -240,6 +247,39 @@ func VoidCharge(ctx context.Context, db DBTX, id uuid.UUID, now time.Time) (bill
 		return c, &billing.ConflictError{Reason: "the charge was captured: refund it instead"}
 	}
 	return c, nil
+}
+
+// LockCharge reads a charge and locks it for update until tx ends.
+func LockCharge(ctx context.Context, tx pgx.Tx, id uuid.UUID) (billing.Charge, error) {
+	c, err := scanCharge(tx.QueryRow(ctx, `SELECT `+chargeColumns+` FROM charges WHERE id = $1 FOR UPDATE`, id))
+	if err != nil {
+		return c, notFound(err, "charge "+id.String())
+	}
+	return c, nil
+}
+
+// LockLatestUnpaidCharge returns the subscription's charge of the latest period that is failed or
+// retrying, locked for update until tx ends; billing.ErrNotFound when it has none.
+func LockLatestUnpaidCharge(ctx context.Context, tx pgx.Tx, subscriptionID uuid.UUID) (billing.Charge, error) {
+	c, err := scanCharge(tx.QueryRow(ctx, `
+		SELECT `+chargeColumns+` FROM charges WHERE subscription_id = $1 AND status IN ('failed', 'retrying')
+		ORDER BY period_start DESC LIMIT 1 FOR UPDATE`, subscriptionID))
+	if err != nil {
+		return c, notFound(err, "failed or retrying charge of subscription "+subscriptionID.String())
+	}
+	return c, nil
+}
+
+// SaveRetry stores a charge made due for another attempt (billing.Charge.RetryNow): its state,
+// next retry and payment method.
+func SaveRetry(ctx context.Context, db DBTX, c billing.Charge) error {
+	_, err := db.Exec(ctx, `
+		UPDATE charges SET status = $2, next_retry_at = $3, retry_reason = $4, payment_method_id = $5, updated_at = $6
+		WHERE id = $1`, c.ID, c.Status, c.NextRetryAt, c.RetryReason, c.PaymentMethodID, c.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("save retry: %w", err)
+	}
+	return nil
 }
 
 // isUniqueViolation reports whether err is PostgreSQL's unique violation of the named constraint

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/recur-billing/recur/billing"
 )
@@ -31,11 +32,17 @@ func CreateCustomer(ctx context.Context, db DBTX, c billing.Customer) error {
 
 // GetCustomer reads a customer.
 func GetCustomer(ctx context.Context, db DBTX, id uuid.UUID) (billing.Customer, error) {
-	var c billing.Customer
-	err := db.QueryRow(ctx, `SELECT id, external_id, email, name, created_at FROM customers WHERE id = $1`, id).
-		Scan(&c.ID, &c.ExternalID, &c.Email, &c.Name, &c.CreatedAt)
+	c, err := scanCustomer(db.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = $1`, id))
 	if err != nil {
 		return c, notFound(err, "customer "+id.String())
 	}
 	return c, nil
+}
+
+const customerColumns = `id, external_id, email, name, created_at`
+
+func scanCustomer(row pgx.Row) (billing.Customer, error) {
+	var c billing.Customer
+	err := row.Scan(&c.ID, &c.ExternalID, &c.Email, &c.Name, &c.CreatedAt)
+	return c, err
 }

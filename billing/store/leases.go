@@ -22,14 +22,15 @@ var ErrLeaseLost = errors.New("the charge's lease was taken over by another run"
 // a run last worked the charge.
 
 // ClaimCharge gives the charge to run for lease and marks it processing. It returns false when the
-// charge is finished or another run holds an unexpired lease on it.
-func ClaimCharge(ctx context.Context, db DBTX, id, run uuid.UUID, lease time.Duration) (billing.Charge, bool, error) {
+// charge is finished, retrying with its next retry after now, or another run holds an unexpired
+// lease on it.
+func ClaimCharge(ctx context.Context, db DBTX, id, run uuid.UUID, lease time.Duration, now time.Time) (billing.Charge, bool, error) {
 	c, err := scanCharge(db.QueryRow(ctx, `
 		UPDATE charges SET lease_owner = $2, lease_until = now() + $3::interval, updated_at = now(),
-			status = CASE WHEN status IN ('pending', 'reconciling') THEN 'processing' ELSE status END
-		WHERE id = $1 AND status IN ('pending', 'processing', 'reconciling')
+			status = 'processing', next_retry_at = NULL, retry_reason = NULL
+		WHERE id = $1 AND (status IN ('pending', 'processing', 'reconciling') OR (status = 'retrying' AND next_retry_at <= $4))
 			AND (lease_owner IS NULL OR lease_until < now() OR lease_owner = $2)
-		RETURNING `+chargeColumns, id, run, lease))
+		RETURNING `+chargeColumns, id, run, lease, now))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, false, nil
 	}
@@ -79,15 +80,18 @@ func MarkUnsettled(ctx context.Context, db DBTX, id uuid.UUID, reviewAfter time.
 }
 
 // DueForReconciliation returns up to limit unfinished charges that no run is working: reconciling
-// charges whose next look is due, and pending or processing ones that no run has held for stale
-// (their job may have been lost; enqueueing one that still has a job is a no-op).
-func DueForReconciliation(ctx context.Context, db DBTX, stale time.Duration, limit int) ([]uuid.UUID, error) {
+// charges whose next look is due, retrying ones whose next retry is due at now (their scheduled
+// job may have been lost, or a test clock moved past it), and pending or processing ones that no
+// run has held for stale (their job may have been lost; enqueueing one that still has a job is a
+// no-op).
+func DueForReconciliation(ctx context.Context, db DBTX, stale time.Duration, now time.Time, limit int) ([]uuid.UUID, error) {
 	rows, err := db.Query(ctx, `
 		SELECT id FROM charges
 		WHERE (status = 'reconciling' AND reconcile_after <= now())
+			OR (status = 'retrying' AND next_retry_at <= $3)
 			OR (status IN ('pending', 'processing') AND lease_owner IS NULL
 				AND coalesce(lease_until, created_at) < now() - $1::interval)
-		ORDER BY reconcile_after NULLS FIRST LIMIT $2`, stale, limit)
+		ORDER BY reconcile_after NULLS FIRST LIMIT $2`, stale, limit, now)
 	if err != nil {
 		return nil, fmt.Errorf("charges due for reconciliation: %w", err)
 	}
@@ -99,25 +103,45 @@ func DueForReconciliation(ctx context.Context, db DBTX, stale time.Duration, lim
 }
 
 // ReviewOverdue moves reconciling charges whose outcome has been unknown for longer than
-// reviewAfter to needs_review, with their open attempt, and returns how many it moved.
-func ReviewOverdue(ctx context.Context, db DBTX, reviewAfter time.Duration) (int, error) {
-	var n int
-	err := db.QueryRow(ctx, `
+// reviewAfter to needs_review, with their open attempt, and returns them.
+func ReviewOverdue(ctx context.Context, db DBTX, reviewAfter time.Duration) ([]billing.Charge, error) {
+	rows, err := db.Query(ctx, `
 		WITH c AS (
 			UPDATE charges SET status = 'needs_review', failure_code = $2, updated_at = now(),
 				failure_reason = 'the gateway has not told the outcome since ' || unsettled_since
 			WHERE status = 'reconciling' AND unsettled_since < now() - $1::interval AND lease_owner IS NULL
-			RETURNING id, failure_code, failure_reason
+			RETURNING *
 		), a AS (
 			UPDATE charge_attempts a SET status = 'needs_review', failure_code = c.failure_code,
 				failure_reason = c.failure_reason, updated_at = now()
 			FROM c WHERE a.charge_id = c.id AND a.status = 'processing'
 		)
-		SELECT count(*) FROM c`, reviewAfter, billing.FailureUnsettled).Scan(&n)
+		SELECT `+chargeColumns+` FROM c`, reviewAfter, billing.FailureUnsettled)
 	if err != nil {
-		return 0, fmt.Errorf("review overdue charges: %w", err)
+		return nil, fmt.Errorf("review overdue charges: %w", err)
 	}
-	return n, nil
+	charges, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.Charge, error) { return scanCharge(row) })
+	if err != nil {
+		return nil, fmt.Errorf("review overdue charges: %w", err)
+	}
+	return charges, nil
+}
+
+// DeferCharge puts the charge that run holds aside until at, as retrying for reason, and gives up
+// run's lease; its open attempt stays open, unsent, for the run that takes it up then.
+func DeferCharge(ctx context.Context, db DBTX, id, run uuid.UUID, at time.Time, reason string) (billing.Charge, error) {
+	c, err := scanCharge(db.QueryRow(ctx, `
+		UPDATE charges SET status = 'retrying', next_retry_at = $3, retry_reason = $4, updated_at = now(),
+			lease_owner = NULL, lease_until = now()
+		WHERE id = $1 AND lease_owner = $2
+		RETURNING `+chargeColumns, id, run, at, reason))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, ErrLeaseLost
+	}
+	if err != nil {
+		return c, fmt.Errorf("defer charge: %w", err)
+	}
+	return c, nil
 }
 
 // CallOff says why a charge must not be collected any more, if it must not: it was voided, or

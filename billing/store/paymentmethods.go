@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -53,3 +54,65 @@ func scanPaymentMethod(row pgx.Row, extra ...any) (billing.PaymentMethod, error)
 	err := row.Scan(append(dest, extra...)...)
 	return pm, err
 }
+
+// TokenDue is a payment method that a billable subscription will charge by a time, with the
+// earliest such charge.
+type TokenDue struct {
+	PaymentMethod billing.PaymentMethod
+	DueAt         time.Time
+}
+
+// PaymentMethodsDueBy returns up to limit payment methods of billable subscriptions (trialing,
+// active, past due) whose next period starts by until, each with the earliest start, least
+// recently checked first.
+func PaymentMethodsDueBy(ctx context.Context, db DBTX, until time.Time, limit int) ([]TokenDue, error) {
+	rows, err := db.Query(ctx, `
+		SELECT `+prefixedPaymentMethodColumns+`, min(s.next_billing_at)
+		FROM payment_methods pm JOIN subscriptions s ON s.payment_method_id = pm.id
+		WHERE s.status IN ('trialing', 'active', 'past_due') AND s.next_billing_at <= $1
+		GROUP BY pm.id
+		ORDER BY pm.token_checked_at NULLS FIRST, pm.id LIMIT $2`, until, limit)
+	if err != nil {
+		return nil, fmt.Errorf("payment methods due: %w", err)
+	}
+	due, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (TokenDue, error) {
+		var d TokenDue
+		pm, err := scanPaymentMethod(row, &d.DueAt)
+		d.PaymentMethod = pm
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("payment methods due: %w", err)
+	}
+	return due, nil
+}
+
+// TokenWarnings are the warnings raised for a payment method's token: each is raised once while
+// its condition lasts.
+type TokenWarnings struct {
+	Expiring  bool // the card expires before the next charge
+	Suspended bool // the token cannot be charged (not ACTIVE, purpose missing, unknown)
+}
+
+// SaveTokenCheck records what a token check saw of a payment method (its token status, purposes
+// and card expiry) and the conditions that hold now, and returns the warnings raised before it.
+// The payment method's row is locked until tx ends, so that concurrent checks raise each
+// warning once.
+func SaveTokenCheck(ctx context.Context, tx pgx.Tx, pm billing.PaymentMethod, tokenStatus string, now TokenWarnings, at time.Time) (before TokenWarnings, err error) {
+	err = tx.QueryRow(ctx, `SELECT expiring_raised, suspended_raised FROM payment_methods WHERE id = $1 FOR UPDATE`, pm.ID).
+		Scan(&before.Expiring, &before.Suspended)
+	if err != nil {
+		return before, notFound(err, "payment method "+pm.ID.String())
+	}
+	_, err = tx.Exec(ctx, `
+		UPDATE payment_methods SET token_status = $2, purposes = $3, exp_month = $4, exp_year = $5,
+			token_checked_at = $6, expiring_raised = $7, suspended_raised = $8
+		WHERE id = $1`, pm.ID, tokenStatus, pm.Purposes, pm.ExpMonth, pm.ExpYear, at, now.Expiring, now.Suspended)
+	if err != nil {
+		return before, fmt.Errorf("save token check: %w", err)
+	}
+	return before, nil
+}
+
+const prefixedPaymentMethodColumns = `pm.id, pm.customer_id, pm.gateway_token_id, pm.brand, pm.last4, pm.exp_month,
+	pm.exp_year, pm.purposes, pm.created_at, pm.updated_at`

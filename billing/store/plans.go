@@ -39,19 +39,11 @@ type PlanFilter struct {
 
 // ListPlans returns up to limit plans, newest first.
 func ListPlans(ctx context.Context, db DBTX, f PlanFilter, limit int) ([]billing.Plan, error) {
-	rows, err := db.Query(ctx, `
+	return listRows(ctx, db, "list plans", scanPlan, `
 		SELECT `+planColumns+` FROM plans
 		WHERE ($1::boolean IS NULL OR active = $1)
 			AND ($2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM plans WHERE id = $2))
 		ORDER BY created_at DESC, id DESC LIMIT $3`, f.Active, f.StartingAfter, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list plans: %w", err)
-	}
-	plans, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.Plan, error) { return scanPlan(row) })
-	if err != nil {
-		return nil, fmt.Errorf("list plans: %w", err)
-	}
-	return plans, nil
 }
 
 const planColumns = `id, name, amount, currency, billing_interval, interval_count, trial_days, active, created_at`

@@ -227,7 +227,7 @@ func EachRevenue(ctx context.Context, db DBTX, f RevenueFilter, fn func(RevenueR
 }
 
 // AtRisk is a subscription that may not be paid at its next billing: it is past due (in status
-// past_due or unpaid, or its latest charge failed or waits for review), or its card expires
+// past_due or unpaid, or its latest charge failed, is retrying or waits for review), or its card expires
 // before its next billing date.
 type AtRisk struct {
 	SubscriptionID     uuid.UUID
@@ -257,7 +257,7 @@ func EachAtRisk(ctx context.Context, db DBTX, f AtRiskFilter, fn func(AtRisk) er
 	rows, err := db.Query(ctx, `
 		SELECT * FROM (
 			SELECT s.id, s.customer_id, cu.external_id, cu.name, s.amount, s.currency, s.next_billing_at,
-				(s.status IN ('past_due', 'unpaid') OR coalesce(last.status IN ('failed', 'needs_review'), false)) AS past_due,
+				(s.status IN ('past_due', 'unpaid') OR coalesce(last.status IN ('failed', 'retrying', 'needs_review'), false)) AS past_due,
 				make_timestamptz(pm.exp_year + pm.exp_month / 12, pm.exp_month % 12 + 1, 1, 0, 0, 0, 'UTC')
 					<= s.next_billing_at AS card_expiring,
 				pm.brand, pm.last4, pm.exp_month, pm.exp_year, last.failure_code, last.failure_reason

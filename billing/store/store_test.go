@@ -85,15 +85,18 @@ func TestAdHocCharge(t *testing.T) {
 	require.Nil(t, called)
 
 	run := billing.NewID()
-	_, claimed, err := store.ClaimCharge(ctx, db, c.ID, run, time.Minute)
+	_, claimed, err := store.ClaimCharge(ctx, db, c.ID, run, time.Minute, sub.CreatedAt)
 	require.NoError(t, err)
 	require.True(t, claimed)
 	a, err := store.OpenAttempt(ctx, db, c.ID, sub.CreatedAt)
 	require.NoError(t, err)
-	require.NoError(t, store.FinishAttempt(ctx, db, run, a.ID, billing.AttemptFailed, &billing.Failure{Code: "x"}, sub.CreatedAt))
-	after, err := store.GetSubscription(ctx, db, sub.ID)
+	failed, err := store.FinishAttempt(ctx, db, run, a.ID, store.AttemptEnd{Attempt: billing.AttemptFailed,
+		Charge: billing.ChargeFailed, Failure: &billing.Failure{Code: "x"}}, sub.CreatedAt)
 	require.NoError(t, err)
-	require.Equal(t, sub.Status, after.Status, "an ad-hoc charge moves no subscription")
+	require.Equal(t, billing.ChargeFailed, failed.Status)
+	require.NotNil(t, failed.FirstFailedAt)
+	require.True(t, sub.CreatedAt.Equal(*failed.FirstFailedAt))
+	require.False(t, sub.SettleCharge(failed, "", sub.CreatedAt), "an ad-hoc charge moves no subscription")
 
 	// The schema holds the shape: a charge without a subscription is on channel MERCHANT.
 	_, err = db.Exec(ctx, `UPDATE charges SET channel = 'RECURRING' WHERE id = $1`, c.ID)

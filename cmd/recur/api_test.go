@@ -31,7 +31,7 @@ func (e *testEnv) rawRequest(method, path, body, key string) (int, string, probl
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.client().Do(req)
 	require.NoError(e.t, err)
 	defer resp.Body.Close()
 	var p problemOut

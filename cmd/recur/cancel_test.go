@@ -110,6 +110,7 @@ func TestUnsettledChargesGoToReviewNeverToARetry(t *testing.T) {
 		require.Equal(t, billing.FailureUnsettled, charge.Failure.Code)
 		require.Len(t, e.sim.Ledger(), 1)
 		require.Equal(t, gateway.PaymentSentForProcessing, e.sim.Ledger()[0].Status)
+		require.Equal(t, []string{"charge.needs_review"}, e.eventTypes(charge.ID), "from the worker")
 	})
 	t.Run("unreadable", func(t *testing.T) {
 		t.Parallel()
@@ -119,5 +120,6 @@ func TestUnsettledChargesGoToReviewNeverToARetry(t *testing.T) {
 		require.Equal(t, "needs_review", charge.Status)
 		require.Equal(t, billing.FailureUnsettled, charge.Failure.Code)
 		require.Len(t, e.sim.Ledger(), 1, "never charged again")
+		require.Equal(t, []string{"charge.needs_review"}, e.eventTypes(charge.ID), "from the janitor")
 	})
 }

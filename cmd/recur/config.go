@@ -47,6 +47,10 @@ var envVars = []struct{ name, def, doc string }{
 	{"RECUR_REVIEW_AFTER", "24h", "How long a charge's outcome may stay unknown at the gateway before it goes to needs_review."},
 	{"RECUR_JOB_TIMEOUT", "5m", "Longest run of one job."},
 	{"RECUR_RESCUE_AFTER", "65m", "When a job still running is taken back from its process (which died); more than RECUR_JOB_TIMEOUT."},
+	{"RECUR_DUNNING_SCHEDULE", "1d,3d,5d,7d", "Retries of a soft-declined subscription charge, as offsets from its first decline (d for days, or Go durations such as 12h), increasing."},
+	{"RECUR_DUNNING_END", "cancel", "What happens to a subscription whose charge is still declined after the last retry: cancel, or unpaid (not billed until paid)."},
+	{"RECUR_TOKEN_CHECK_AHEAD", "7d", "The token check re-reads the tokens of subscriptions due within this (d for days, or a Go duration)."},
+	{"RECUR_TOKEN_CHECK_INTERVAL", "1h", "How often the token check runs."},
 	{"RECUR_TEST_CLOCK_OFFSET", "0s", "Tests only: run at the wall-clock time plus this offset (a simulated future billing period)."},
 	{"RECUR_TEST_CRASH_AT", "", "Tests only: kill the process with SIGKILL at a fault point such as before:capture or after:start_session."},
 	{"RECUR_EGW_BASE_URL", "", "EGW API root, e.g. https://sandbox-api.ecomm.api.tietoevry.com. Unset: recur dev runs the built-in simulator."},
@@ -94,16 +98,30 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Mode:        mode(get("RECUR_MODE")),
 		LogFormat:   get("RECUR_LOG_FORMAT"),
 		Jobs: jobs.Config{
-			BillingInterval:   duration("RECUR_BILLING_INTERVAL"),
-			PollInterval:      duration("RECUR_POLL_INTERVAL"),
-			MaxWorkers:        positive("RECUR_MAX_WORKERS"),
-			Lease:             duration("RECUR_CHARGE_LEASE"),
-			ReviewAfter:       duration("RECUR_REVIEW_AFTER"),
-			ReconcileInterval: duration("RECUR_RECONCILE_INTERVAL"),
-			JobTimeout:        duration("RECUR_JOB_TIMEOUT"),
-			RescueStuckAfter:  duration("RECUR_RESCUE_AFTER"),
-			FaultPoint:        crashAt(get("RECUR_TEST_CRASH_AT")),
+			BillingInterval:    duration("RECUR_BILLING_INTERVAL"),
+			PollInterval:       duration("RECUR_POLL_INTERVAL"),
+			MaxWorkers:         positive("RECUR_MAX_WORKERS"),
+			Lease:              duration("RECUR_CHARGE_LEASE"),
+			ReviewAfter:        duration("RECUR_REVIEW_AFTER"),
+			ReconcileInterval:  duration("RECUR_RECONCILE_INTERVAL"),
+			JobTimeout:         duration("RECUR_JOB_TIMEOUT"),
+			RescueStuckAfter:   duration("RECUR_RESCUE_AFTER"),
+			FaultPoint:         crashAt(get("RECUR_TEST_CRASH_AT")),
+			Dunning:            billing.Dunning{End: billing.DunningEnd(get("RECUR_DUNNING_END"))},
+			TokenCheckInterval: duration("RECUR_TOKEN_CHECK_INTERVAL"),
 		},
+	}
+	var err error
+	if c.Jobs.Dunning.Schedule, err = parseDays(get("RECUR_DUNNING_SCHEDULE")); err == nil {
+		err = c.Jobs.Dunning.Validate()
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("RECUR_DUNNING_SCHEDULE=%q, RECUR_DUNNING_END=%q: %w", get("RECUR_DUNNING_SCHEDULE"), get("RECUR_DUNNING_END"), err))
+	}
+	if ahead, err := parseDays(get("RECUR_TOKEN_CHECK_AHEAD")); err != nil || len(ahead) != 1 || ahead[0] <= 0 {
+		errs = append(errs, fmt.Errorf("RECUR_TOKEN_CHECK_AHEAD=%q: want one positive duration such as 7d or 36h", get("RECUR_TOKEN_CHECK_AHEAD")))
+	} else {
+		c.Jobs.TokenCheckAhead = ahead[0]
 	}
 	c.Clock = billing.SystemClock{}
 	if offset, err := time.ParseDuration(get("RECUR_TEST_CLOCK_OFFSET")); err != nil {
@@ -135,6 +153,29 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("configuration: %w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+// parseDays reads a comma-separated list of durations, each a number of days ("3d") or a Go
+// duration ("12h").
+func parseDays(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if days, ok := strings.CutSuffix(f, "d"); ok {
+			n, err := strconv.Atoi(days)
+			if err != nil || n < 0 || n > 3650 {
+				return nil, fmt.Errorf("%q: want a whole number of days such as 3d", f)
+			}
+			out = append(out, time.Duration(n)*24*time.Hour)
+			continue
+		}
+		d, err := time.ParseDuration(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q: want days such as 3d or a duration such as 12h", f)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 func (c config) logger() *slog.Logger {

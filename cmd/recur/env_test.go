@@ -101,13 +101,19 @@ func (e *testEnv) do(method, path string, body any, out any) int {
 	require.NoError(e.t, err)
 	req.Header.Set("Authorization", "Bearer "+e.key)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.client().Do(req)
 	require.NoError(e.t, err)
 	defer resp.Body.Close()
 	if out != nil {
 		require.NoError(e.t, json.NewDecoder(resp.Body).Decode(out), "%s %s answered %d", method, path, resp.StatusCode)
 	}
 	return resp.StatusCode
+}
+
+// client sends the tests' requests. It checks those to /v1, and their answers, against the API's
+// OpenAPI document (see validating in openapi_test.go).
+func (e *testEnv) client() *http.Client {
+	return &http.Client{Transport: validating{t: e.t, next: http.DefaultTransport}}
 }
 
 // post sends a POST, requires the given status and decodes the answer into out.
@@ -163,6 +169,20 @@ type chargeOut struct {
 // billing.ChargeStatus.Terminal), and returns them, newest period first.
 func (e *testEnv) settledCharges(subID string, n int) []chargeOut {
 	e.t.Helper()
+	return e.chargesWhen(subID, n, billing.ChargeStatus.Terminal)
+}
+
+// restingCharges is settledCharges that also takes charges retrying (waiting for their next
+// attempt) as settled.
+func (e *testEnv) restingCharges(subID string, n int) []chargeOut {
+	e.t.Helper()
+	return e.chargesWhen(subID, n, func(s billing.ChargeStatus) bool { return s.Terminal() || s == billing.ChargeRetrying })
+}
+
+// chargesWhen waits until the subscription has n charges, each in a status for which ok is true,
+// and returns them, newest period first.
+func (e *testEnv) chargesWhen(subID string, n int, ok func(billing.ChargeStatus) bool) []chargeOut {
+	e.t.Helper()
 	var page struct {
 		Data []chargeOut `json:"data"`
 	}
@@ -173,7 +193,7 @@ func (e *testEnv) settledCharges(subID string, n int) []chargeOut {
 			return false
 		}
 		for _, c := range page.Data {
-			if !billing.ChargeStatus(c.Status).Terminal() {
+			if !ok(billing.ChargeStatus(c.Status)) {
 				return false
 			}
 		}
@@ -185,17 +205,23 @@ func (e *testEnv) settledCharges(subID string, n int) []chargeOut {
 // waitSchedulerPasses waits until n scheduler passes have completed from now on.
 func (e *testEnv) waitSchedulerPasses(n int) {
 	e.t.Helper()
+	e.waitJobs(jobs.BillDueSubscriptionsArgs{}.Kind(), n)
+}
+
+// waitJobs waits until n jobs of kind have completed from now on.
+func (e *testEnv) waitJobs(kind string, n int) {
+	e.t.Helper()
 	events, cancel := e.river.Subscribe(river.EventKindJobCompleted)
 	defer cancel()
 	timeout := time.After(20 * time.Second)
 	for n > 0 {
 		select {
 		case ev := <-events:
-			if ev.Job.Kind == (jobs.BillDueSubscriptionsArgs{}).Kind() {
+			if ev.Job.Kind == kind {
 				n--
 			}
 		case <-timeout:
-			e.t.Fatalf("scheduler passes did not complete; %d to go", n)
+			e.t.Fatalf("%s jobs did not complete; %d to go", kind, n)
 		}
 	}
 }

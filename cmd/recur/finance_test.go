@@ -29,8 +29,9 @@ type seededCustomer struct {
 	expYear  int
 }
 
-// seededCustomers are billed by seedRun: in EUR three paid (7499) and two declined (3490), with
-// one card that runs out before the following billing; in SEK one paid.
+// seededCustomers are billed by seedRun: in EUR three paid (7499), one declined for good (2500)
+// and one soft-declined, retrying (990), with one card that runs out before the following
+// billing; in SEK one paid.
 var seededCustomers = []seededCustomer{
 	{name: "Ada Lovelace Ltd", amount: 1250, currency: "EUR"},
 	{name: "Babbage Engines", amount: 4999, currency: "EUR"},
@@ -62,7 +63,7 @@ func (e *testEnv) seedRun() string {
 		subs[i] = sub.ID
 	}
 	for _, id := range subs {
-		e.settledCharges(id, 1)
+		e.restingCharges(id, 1)
 	}
 	var sub struct {
 		NextBillingAt time.Time `json:"next_billing_at"`
@@ -70,7 +71,7 @@ func (e *testEnv) seedRun() string {
 	require.Equal(e.t, http.StatusOK, e.do(http.MethodGet, "/v1/subscriptions/"+subs[0], nil, &sub))
 	e.clock.Set(sub.NextBillingAt)
 	for _, id := range subs {
-		e.settledCharges(id, 2)
+		e.restingCharges(id, 2)
 	}
 	var runs struct {
 		Data []struct {
@@ -81,6 +82,12 @@ func (e *testEnv) seedRun() string {
 	require.Equal(e.t, http.StatusOK, e.do(http.MethodGet, "/v1/billing_runs?limit=1", nil, &runs))
 	require.Equal(e.t, len(subs), runs.Data[0].ChargesCreated, "the newest run billed every subscription's second month")
 	return runs.Data[0].ID
+}
+
+// newFinanceEnv is the env for seedRun: a soft decline is retried only after 60 days, so that the
+// seeded run's declined charge is still retrying when it is looked at.
+func newFinanceEnv(t *testing.T) *testEnv {
+	return newTestEnvWith(t, egwsim.Options{}, withDunning([]time.Duration{60 * 24 * time.Hour}, billing.DunningUnpaid))
 }
 
 // financeKey makes a finance key on the service's database.
@@ -100,7 +107,7 @@ func (e *testEnv) get(path, key string, header ...string) (int, http.Header, []b
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.client().Do(req)
 	require.NoError(e.t, err)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
@@ -168,12 +175,13 @@ func (e *testEnv) runTotals(runID string) map[string]map[string]totalOut {
 
 func TestFinanceReports(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t)
+	e := newFinanceEnv(t)
 	runID := e.seedRun()
 	key := e.financeKey()
 	db := e.runTotals(runID)
 	require.Equal(t, totalOut{Count: 3, Amount: 7499}, db["EUR"]["succeeded"])
-	require.Equal(t, totalOut{Count: 2, Amount: 3490}, db["EUR"]["failed"])
+	require.Equal(t, totalOut{Count: 1, Amount: 2500}, db["EUR"]["failed"])
+	require.Equal(t, totalOut{Count: 1, Amount: 990}, db["EUR"]["retrying"])
 
 	t.Run("run", func(t *testing.T) {
 		status, _, body := e.get("/v1/reports/billing_runs/"+runID, key)
@@ -188,7 +196,7 @@ func TestFinanceReports(t *testing.T) {
 		require.Equal(t, eur.Due, eur.Attempted)
 		require.Equal(t, db["EUR"]["succeeded"], eur.Succeeded)
 		require.Equal(t, db["EUR"]["failed"], eur.Failed)
-		require.Zero(t, eur.Retrying)
+		require.Equal(t, db["EUR"]["retrying"], eur.Retrying)
 		require.Zero(t, eur.NeedsReview)
 		require.Contains(t, eur.ByStatus, "needs_review", "the outcomes finance expects are there even when zero")
 		require.Equal(t, "SEK", sek.Currency)
@@ -202,7 +210,8 @@ func TestFinanceReports(t *testing.T) {
 		require.Equal(t, "EUR", rows[0]["currency"])
 		require.Equal(t, "7499", rows[0]["succeeded_amount"])
 		require.Equal(t, "74.99", rows[0]["succeeded_decimal"])
-		require.Equal(t, "2", rows[0]["failed_count"])
+		require.Equal(t, "1", rows[0]["failed_count"])
+		require.Equal(t, "1", rows[0]["retrying_count"])
 		require.Equal(t, "150.00", rows[1]["due_decimal"])
 
 		var list struct {
@@ -234,14 +243,20 @@ func TestFinanceReports(t *testing.T) {
 		status, _, body := e.get("/v1/reports/billing_runs/"+runID+"/charges?status=failed", key)
 		require.Equal(t, http.StatusOK, status, "%s", body)
 		require.NoError(t, json.Unmarshal(body, &failed))
-		require.Len(t, failed.Data, 2)
+		require.Len(t, failed.Data, 1)
 		codes := map[string]string{}
 		for _, c := range failed.Data {
 			codes[c.CustomerName] = c.Failure.Code
 			require.NotEmpty(t, c.Failure.Reason)
 			require.Equal(t, 1, c.Attempts)
 		}
-		require.Equal(t, map[string]string{"Dirac & Sons": egw.CodeAuthorizationDeclined, "Euler Oy": egw.CodeInsufficientFunds}, codes)
+		require.Equal(t, map[string]string{"Dirac & Sons": egw.CodeAuthorizationDeclined}, codes)
+		status, _, body = e.get("/v1/reports/billing_runs/"+runID+"/charges?status=retrying", key)
+		require.Equal(t, http.StatusOK, status, "%s", body)
+		require.NoError(t, json.Unmarshal(body, &failed))
+		require.Len(t, failed.Data, 1)
+		require.Equal(t, "Euler Oy", failed.Data[0].CustomerName)
+		require.Equal(t, egw.CodeInsufficientFunds, failed.Data[0].Failure.Code)
 
 		status, header, body := e.get("/v1/reports/billing_runs/"+runID+"/charges", key, "Accept", "text/csv")
 		require.Equal(t, http.StatusOK, status)
@@ -275,7 +290,7 @@ func TestFinanceReports(t *testing.T) {
 		for _, r := range rev.Data {
 			if r.Currency == "EUR" {
 				require.Equal(t, totalOut{Count: 3, Amount: 7499}, r.Collected, r.Period)
-				require.Equal(t, totalOut{Count: 2, Amount: 3490}, r.Failed, r.Period)
+				require.Equal(t, totalOut{Count: 1, Amount: 2500}, r.Failed, r.Period)
 				require.Zero(t, r.Refunded)
 			}
 		}

@@ -53,7 +53,7 @@ func (e *testEnv) postKeyed(apiKey, path, body string, idemKeys ...string) keyed
 	for _, k := range idemKeys {
 		req.Header.Add("Idempotency-Key", k)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.client().Do(req)
 	require.NoError(e.t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

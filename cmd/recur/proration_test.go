@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/recur-billing/recur/gateway"
+	"github.com/recur-billing/recur/gateway/egw"
 	"github.com/recur-billing/recur/gateway/egwsim"
 )
 
@@ -198,7 +199,8 @@ func TestChangeNowRefusals(t *testing.T) {
 
 	declined := e.subscribe(egwsim.TokenActive) // its periods start on the 14th
 	e.settledCharges(declined, 1)
-	e.sim.FailNext(egwsim.OpCreateTokenSession, egwsim.Fault{Kind: egwsim.KindDecline})
+	// A hard decline: failed at once (a soft one would be retrying, see TestDunningSoftDeclineWalksTheSchedule).
+	e.sim.FailNext(egwsim.OpCreateTokenSession, egwsim.Fault{Kind: egwsim.KindDecline, Code: egw.CodeAuthorizationDeclined})
 	e.post("/v1/subscriptions/"+declined+"/change", map[string]any{"quantity": 2, "effective": "now"}, 200, &ch)
 	require.NotNil(t, ch.Proration.ChargeID)
 	require.Equal(t, "failed", e.settledCharges(declined, 2)[0].Status)

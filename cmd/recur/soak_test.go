@@ -80,11 +80,11 @@ func TestSoak(t *testing.T) {
 		// faster would stop the work rather than test it.
 		deadline, toKill := time.Now().Add(4*time.Minute), 1+rng.IntN(3)
 		nextKill := time.Now().Add(time.Duration(1000+rng.IntN(4000)) * time.Millisecond)
-		for e.unfinished(period) > 0 {
-			require.True(t, time.Now().Before(deadline), "period %d did not finish: %d charges left (seed %d)", period, e.unfinished(period), s.seed)
+		for e.unfinished(period, clock.Now()) > 0 {
+			require.True(t, time.Now().Before(deadline), "period %d did not finish: %d charges left (seed %d)", period, e.unfinished(period, clock.Now()), s.seed)
 			time.Sleep(200 * time.Millisecond)
 			if testing.Verbose() && time.Now().Second()%5 == 0 {
-				t.Logf("period %d: %d unfinished", period, e.unfinished(period))
+				t.Logf("period %d: %d unfinished", period, e.unfinished(period, clock.Now()))
 			}
 			if toKill > 0 && time.Now().After(nextKill) {
 				i := rng.IntN(len(procs))
@@ -101,14 +101,16 @@ func TestSoak(t *testing.T) {
 	e.checkSoak(t, subs, s, kills)
 }
 
-// unfinished counts the charges of a period that are not finished yet, and the subscriptions
-// that have no charge for it yet.
-func (e *procEnv) unfinished(period int) int {
+// unfinished counts the charges of a period up to this one that are not finished yet (those
+// retrying included, once their retry is due at now: a declined charge of an earlier period is
+// retried meanwhile), and the subscriptions that have no charge for it yet.
+func (e *procEnv) unfinished(period int, now time.Time) int {
 	var n int
 	require.NoError(e.t, e.pool.QueryRow(context.Background(), `
 		SELECT (SELECT count(*) FROM subscriptions WHERE next_period <= $1)
-			+ (SELECT count(*) FROM charges WHERE period_index = $1
-				AND status IN ('pending', 'processing', 'reconciling'))`, period).Scan(&n))
+			+ (SELECT count(*) FROM charges WHERE period_index <= $1
+				AND (status IN ('pending', 'processing', 'reconciling') OR (status = 'retrying' AND next_retry_at <= $2)))`,
+		period, now).Scan(&n))
 	return n
 }
 

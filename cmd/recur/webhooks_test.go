@@ -139,8 +139,8 @@ func (e *testEnv) deliveries(endpointID string) []deliveryOut {
 	return page.Data
 }
 
-// eventTypes lists the types of the events that the query selects, newest first.
-func (e *testEnv) eventTypes(query string) []string {
+// listedEventTypes lists the types of the events that GET /v1/events?query selects, newest first.
+func (e *testEnv) listedEventTypes(query string) []string {
 	e.t.Helper()
 	var page struct {
 		Data []webhookEvent `json:"data"`
@@ -174,13 +174,15 @@ func TestWebhookEventsOfASubscriptionsLife(t *testing.T) {
 
 	// Through the API: created, paused, resumed, canceled.
 	api := e.subscribe("tok_sim_active_api")
+	e.settledCharges(api, 1)
 	for _, op := range []string{"pause", "resume", "cancel"} {
 		e.clock.Advance(time.Minute)
 		e.post("/v1/subscriptions/"+api+"/"+op, nil, http.StatusOK, nil)
 	}
 	e.post("/v1/subscriptions/"+api+"/cancel", nil, http.StatusOK, nil) // canceled already: no event
 	require.Equal(t, []string{"subscription.canceled", "subscription.resumed", "subscription.paused", "subscription.created"},
-		e.eventTypes("object_id="+api))
+		e.listedEventTypes("object_id="+api))
+	require.Len(t, e.listedEventTypes("type=charge.succeeded"), 1)
 
 	// Through the scheduler: a pause that ends, a cancel at the period's end; and a refund.
 	sched := e.subscribe("tok_sim_active_sched")
@@ -197,11 +199,11 @@ func TestWebhookEventsOfASubscriptionsLife(t *testing.T) {
 	e.refund(charge.ID, nil)
 	e.settledRefunds(charge.ID, 1)
 	require.Equal(t, []string{"subscription.canceled", "subscription.resumed", "subscription.paused", "subscription.created"},
-		e.eventTypes("object_id="+sched))
-	require.Equal(t, []string{"charge.refunded"}, e.eventTypes("object_id="+charge.ID))
-	require.Equal(t, []string{"subscription.paused", "subscription.paused"}, e.eventTypes("type=subscription.paused"))
+		e.listedEventTypes("object_id="+sched))
+	require.Equal(t, []string{"charge.refunded", "charge.succeeded"}, e.listedEventTypes("object_id="+charge.ID))
+	require.Equal(t, []string{"subscription.paused", "subscription.paused"}, e.listedEventTypes("type=subscription.paused"))
 	require.Equal(t, []string{"charge.refunded", "subscription.canceled", "subscription.resumed", "subscription.paused",
-		"subscription.created"}, e.eventTypes("customer_id="+e.getSubscriptionCustomer(sched)))
+		"charge.succeeded", "subscription.created"}, e.listedEventTypes("customer_id="+e.getSubscriptionCustomer(sched)))
 	// Paging: ?starting_after= the last of a page.
 	var page struct {
 		Data    []webhookEvent `json:"data"`
@@ -210,7 +212,7 @@ func TestWebhookEventsOfASubscriptionsLife(t *testing.T) {
 	require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/events?limit=2&object_id="+sched, nil, &page))
 	require.True(t, page.HasMore)
 	require.Equal(t, []string{"subscription.paused", "subscription.created"},
-		e.eventTypes("limit=2&object_id="+sched+"&starting_after="+page.Data[1].ID))
+		e.listedEventTypes("limit=2&object_id="+sched+"&starting_after="+page.Data[1].ID))
 	var one webhookEvent
 	require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/events/"+page.Data[0].ID, nil, &one))
 	require.Equal(t, page.Data[0], one)
@@ -220,12 +222,19 @@ func TestWebhookEventsOfASubscriptionsLife(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, e.do(http.MethodGet, "/v1/events?type=charge.bounced", nil, &p))
 	require.Equal(t, "type", p.Errors[0].Field)
 
-	// Every event reached the endpoint for all of them, once, signed.
-	got := all.wait(9)
+	// Every event of the log reached the endpoint for all of them, once, signed.
+	var log struct {
+		Data []webhookEvent `json:"data"`
+	}
+	require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/events?limit=100", nil, &log))
+	got := all.wait(len(log.Data))
 	time.Sleep(300 * time.Millisecond) // a few dispatcher passes more: nothing else comes
 	got = all.requests()
-	require.Len(t, got, 9)
+	require.Len(t, got, len(log.Data))
 	ids := map[string]bool{}
+	for _, ev := range log.Data {
+		ids[ev.ID] = true
+	}
 	for _, r := range got {
 		ev := r.event(t)
 		require.NoError(t, webhooksig.Verify(r.header.Get(webhooksig.Header), r.body, allEP.Secret, webhooksig.Tolerance, r.now))
@@ -233,9 +242,10 @@ func TestWebhookEventsOfASubscriptionsLife(t *testing.T) {
 			webhooksig.Tolerance, r.now), "signed with its own endpoint's secret")
 		require.Equal(t, webhooksig.ErrTooOld, webhooksig.Verify(r.header.Get(webhooksig.Header), r.body, allEP.Secret,
 			webhooksig.Tolerance, r.now.Add(webhooksig.Tolerance+time.Second)), "a replay later is refused")
-		ids[ev.ID] = true
+		require.True(t, ids[ev.ID], "an event of the log")
+		delete(ids, ev.ID)
 	}
-	require.Len(t, ids, 9)
+	require.Empty(t, ids, "each event once")
 	for _, d := range e.deliveries(allEP.ID) {
 		require.Equal(t, "succeeded", d.Status)
 		require.Equal(t, 1, d.Attempts)

@@ -96,6 +96,8 @@
 //	                   authorization is declined INSUFFICIENT_FUNDS (a soft decline)
 //	tok_sim_processing ACTIVE, all purposes, MASTERCARD ...0054, expires 12/2099; its payments
 //	                   stay SENT_FOR_PROCESSING for good
+//	tok_sim_recovering ACTIVE, all purposes, VISA ...0062, expires 12/2099; its first two
+//	                   authorizations are declined INSUFFICIENT_FUNDS, later ones succeed
 //
 // Sim.AddToken adds more, and an id that extends a seeded one with "_" and anything
 // (tok_sim_active_42, tok_sim_declined_b) is a new token like it, made on first use.

@@ -95,6 +95,13 @@ func (s *Sim) startSession(r request) reply {
 		return fail(http.StatusNotFound, CodeNotFound, "token %s not found", req.GatewayTokenID)
 	}
 	delay, decline := s.opts.ProcessingDelay, t.DeclineCode
+	if t.DeclineTimes > 0 && decline != "" {
+		t.DeclineTimes-- // the token declines that many times fewer from now on
+		if t.DeclineTimes == 0 {
+			t.DeclineCode = ""
+		}
+		s.tokens[t.ID] = t
+	}
 	if t.ProcessingFor != 0 {
 		delay = t.ProcessingFor
 	}

@@ -31,6 +31,9 @@ const (
 	TokenInsufficientFunds = "tok_sim_insufficient_funds"
 	// TokenProcessing leaves its payments SENT_FOR_PROCESSING for good.
 	TokenProcessing = "tok_sim_processing"
+	// TokenRecovering is declined INSUFFICIENT_FUNDS twice, then authorized: a customer who
+	// tops up their account during dunning.
+	TokenRecovering = "tok_sim_recovering"
 )
 
 // Options configure a Sim; the zero value is usable.
@@ -66,6 +69,9 @@ type Token struct {
 	// DeclineCode, when set, declines every authorization with the token with this code
 	// (e.g. egw.CodeInsufficientFunds).
 	DeclineCode string
+	// DeclineTimes, when not 0, declines only the first this many authorizations with
+	// DeclineCode; later ones go through.
+	DeclineTimes int
 	// ProcessingFor, when not 0, replaces Options.ProcessingDelay for the payments of token
 	// sessions with this token; Forever leaves them SENT_FOR_PROCESSING for good.
 	ProcessingFor time.Duration
@@ -144,6 +150,7 @@ func seededTokens() []Token {
 		{Token: card(TokenExpired, gateway.TokenActive, all, "VISA", "0039", 1, 2020)},
 		{Token: card(TokenInsufficientFunds, gateway.TokenActive, all, "VISA", "0047", 12, 2099), DeclineCode: egw.CodeInsufficientFunds},
 		{Token: card(TokenProcessing, gateway.TokenActive, all, "MASTERCARD", "0054", 12, 2099), ProcessingFor: Forever},
+		{Token: card(TokenRecovering, gateway.TokenActive, all, "VISA", "0062", 12, 2099), DeclineCode: egw.CodeInsufficientFunds, DeclineTimes: 2},
 	}
 }
 
