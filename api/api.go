@@ -27,6 +27,9 @@ type Deps struct {
 	Jobs    *jobs.Client // to enqueue work in the same transaction as the rows that need it
 	Clock   billing.Clock
 	Logger  *slog.Logger
+	// PublicURL is where EGW and customers' browsers reach this API (return URLs), without a
+	// trailing slash. Empty: payment-method setups cannot be made (their routes are a 404).
+	PublicURL string
 }
 
 // API serves Recur's REST endpoints.
@@ -36,11 +39,13 @@ type API struct {
 	jobs  *jobs.Client
 	clock billing.Clock
 	log   *slog.Logger
+
+	publicURL string
 }
 
 // New returns the API's HTTP handler.
 func New(d Deps) http.Handler {
-	a := &API{db: d.Pool, gw: d.Gateway, jobs: d.Jobs, clock: d.Clock, log: d.Logger}
+	a := &API{db: d.Pool, gw: d.Gateway, jobs: d.Jobs, clock: d.Clock, log: d.Logger, publicURL: d.PublicURL}
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, a.logRequests, a.recoverPanics)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
@@ -51,6 +56,11 @@ func New(d Deps) http.Handler {
 		writeProblem(w, Problem{Status: http.StatusMethodNotAllowed})
 	})
 	r.Get("/v1/openapi.json", serveOpenAPI)
+	// EGW and the customer's browser carry no API key: these trust their input for nothing.
+	r.Post("/v1/egw/callbacks", a.egwCallback)
+	if a.publicURL != "" {
+		r.Get("/v1/payment_method_setups/{id}/return", a.setupReturn)
+	}
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(a.authenticate)
 		// Every route names the role it needs: read (finance and above) or write (write and admin).
@@ -61,6 +71,11 @@ func New(d Deps) http.Handler {
 		write.Post("/customers/{id}/payment_methods", a.idempotent(a.createPaymentMethod))
 		read.Get("/customers/{id}/payment_methods", a.listPaymentMethods)
 		write.Post("/customers/{id}/charges", a.idempotent(a.createCustomerCharge))
+		write.Delete("/customers/{id}/payment_methods/{pm}", a.idempotent(a.removePaymentMethod))
+		if a.publicURL != "" {
+			write.Post("/customers/{id}/payment_method_setups", a.idempotent(a.createSetup))
+		}
+		read.Get("/payment_method_setups/{id}", getOne(a, store.GetSetup, as(setupOut)))
 		write.Post("/plans", a.idempotent(a.createPlan))
 		read.Get("/plans", a.listPlans)
 		read.Get("/plans/{id}", getOne(a, store.GetPlan, as(planOut)))

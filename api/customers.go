@@ -56,6 +56,17 @@ type paymentMethodJSON struct {
 	Purposes       []string  `json:"purposes"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
+	// RemovedAt and TokenDeactivatedAt are set once it is removed and its token deactivated.
+	RemovedAt          *time.Time `json:"removed_at"`
+	TokenDeactivatedAt *time.Time `json:"token_deactivated_at"`
+}
+
+func paymentMethodOut(pm billing.PaymentMethod) paymentMethodJSON {
+	return paymentMethodJSON{
+		ID: pm.ID, CustomerID: pm.CustomerID, GatewayTokenID: pm.GatewayTokenID, Brand: pm.Brand, Last4: pm.Last4,
+		ExpMonth: pm.ExpMonth, ExpYear: pm.ExpYear, Purposes: pm.Purposes, CreatedAt: pm.CreatedAt, UpdatedAt: pm.UpdatedAt,
+		RemovedAt: pm.RemovedAt, TokenDeactivatedAt: pm.TokenDeactivatedAt,
+	}
 }
 
 // createPaymentMethod registers a token that the customer already has at the gateway. The token
@@ -105,11 +116,4 @@ func (a *API) createPaymentMethod(ctx context.Context, tx pgx.Tx, r *http.Reques
 		status = http.StatusCreated
 	}
 	return status, paymentMethodOut(pm), nil
-}
-
-func paymentMethodOut(pm billing.PaymentMethod) paymentMethodJSON {
-	return paymentMethodJSON{
-		ID: pm.ID, CustomerID: pm.CustomerID, GatewayTokenID: pm.GatewayTokenID, Brand: pm.Brand, Last4: pm.Last4,
-		ExpMonth: pm.ExpMonth, ExpYear: pm.ExpYear, Purposes: pm.Purposes, CreatedAt: pm.CreatedAt, UpdatedAt: pm.UpdatedAt,
-	}
 }

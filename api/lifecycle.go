@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -130,11 +129,14 @@ func (a *API) setSubscriptionPaymentMethod(ctx context.Context, tx pgx.Tx, r *ht
 	})
 }
 
-// checkPurpose says, as a problem of payment_method_id, when the token carries none of the
-// purposes that a charge through channel needs.
+// checkPurpose says, as a problem of payment_method_id, when the payment method was removed or
+// its token carries none of the purposes that a charge through channel needs.
 func checkPurpose(pm billing.PaymentMethod, channel gateway.Channel) error {
+	if err := pm.Attachable(); err != nil {
+		return err
+	}
 	purposes := gateway.PurposesFor(channel)
-	if slices.ContainsFunc(purposes, func(p gateway.Purpose) bool { return slices.Contains(pm.Purposes, string(p)) }) {
+	if gateway.Carries(pm.Purposes, purposes...) {
 		return nil
 	}
 	names := make([]string, len(purposes))

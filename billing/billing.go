@@ -50,6 +50,10 @@ type PaymentMethod struct {
 	Purposes       []string
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// RemovedAt, once set, is when the merchant removed it: it is no longer attached nor charged,
+	// and its token is deactivated at the gateway (TokenDeactivatedAt, once confirmed).
+	RemovedAt          *time.Time
+	TokenDeactivatedAt *time.Time
 }
 
 // SubscriptionStatus is where a subscription is in its life.

@@ -10,7 +10,8 @@ import (
 	"github.com/recur-billing/recur/billing"
 )
 
-// Gateway charges stored payment tokens with merchant-initiated payments.
+// Gateway charges stored payment tokens with merchant-initiated payments, and sets tokens up
+// through a customer-initiated payment in its hosted checkout.
 //
 // Every call sends one request to the provider. A call that changes state at the gateway and fails
 // with an error of class UnknownOutcome may or may not have taken effect: read the payment before
@@ -34,6 +35,13 @@ type Gateway interface {
 	// not yet captured cancels it instead. An UnknownOutcome error may have refunded: the gateway
 	// has no documented way to read a refund back, nor to send one again safely.
 	Refund(ctx context.Context, paymentID string, amount billing.Money) (Refund, error)
+	// CreateCITPayment creates a customer-initiated payment that the customer completes in the
+	// gateway's hosted checkout (Payment.CheckoutURL); with SetupPurposes, completing it stores
+	// the card as a token (Payment.TokenID once the payment is read back).
+	CreateCITPayment(ctx context.Context, req CITPaymentRequest) (Payment, error)
+	// DeactivateToken suspends a stored token for good and returns its new status. Deactivating
+	// a token that is already suspended succeeds again.
+	DeactivateToken(ctx context.Context, tokenID string) (TokenStatus, error)
 }
 
 // Purpose is what a stored token may be used for.
@@ -97,6 +105,8 @@ type Channel string
 const (
 	ChannelRecurring Channel = "RECURRING" // scheduled: SUBSCRIPTION or STANDING_ORDER tokens
 	ChannelMerchant  Channel = "MERCHANT"  // ad hoc: UNSCHEDULED tokens
+	// ChannelBrowser is a customer-initiated payment in the gateway's hosted checkout.
+	ChannelBrowser Channel = "BROWSER"
 )
 
 // MITPaymentRequest describes a merchant-initiated payment to create.
@@ -108,6 +118,18 @@ type MITPaymentRequest struct {
 	OrderNumber string
 	// MerchantReference is free text shown to the merchant at the gateway.
 	MerchantReference string
+}
+
+// CITPaymentRequest describes a customer-initiated payment through the hosted checkout.
+type CITPaymentRequest struct {
+	// Amount may be zero: an account verification that only sets a token up.
+	Amount            billing.Money
+	OrderNumber       string // as in MITPaymentRequest
+	MerchantReference string
+	// SetupPurposes, when not empty, make the checkout store the card as a token with them.
+	SetupPurposes []Purpose
+	// ReturnURL is where the gateway sends the customer back after the checkout.
+	ReturnURL string
 }
 
 // PaymentStatus is a payment's state at the gateway.
@@ -137,6 +159,23 @@ type Payment struct {
 	// Brand and Last4 describe the card, once known.
 	Brand string
 	Last4 string
+	// CheckoutURL is the hosted checkout page of a new customer-initiated payment.
+	CheckoutURL string
+}
+
+// Succeeded reports whether the payment went through: authorized, captured or later.
+func (p Payment) Succeeded() bool {
+	switch p.Status {
+	case PaymentAuthorized, PaymentCaptured, PaymentSettled, PaymentRefunded:
+		return true
+	}
+	return false
+}
+
+// Final reports whether the customer can no longer complete the payment: it succeeded, failed,
+// was abandoned or cancelled.
+func (p Payment) Final() bool {
+	return p.Succeeded() || p.Status == PaymentFailed || p.Status == PaymentAbandoned || p.Status == PaymentCancelled
 }
 
 // RefundStatus is what the gateway says of a refund. EGW does not document its values.

@@ -19,6 +19,11 @@ func PurposesFor(ch Channel) []Purpose {
 	return []Purpose{PurposeSubscription, PurposeStandingOrder}
 }
 
+// Carries reports whether purposes (a stored payment method's, by name) include one of anyOf.
+func Carries(purposes []string, anyOf ...Purpose) bool {
+	return slices.ContainsFunc(anyOf, func(p Purpose) bool { return slices.Contains(purposes, string(p)) })
+}
+
 // Check says why the token cannot be charged at time now for any of the purposes anyOf, or
 // returns nil when it can: it must be ACTIVE, carry one of the purposes and its card must not have
 // expired.

@@ -143,6 +143,8 @@ func NewClient(deps Deps, cfg Config) (*Client, error) {
 	river.AddWorker(workers, &CollectChargeWorker{deps: deps, cfg: cfg})
 	river.AddWorker(workers, &ReconcileChargesWorker{deps: deps, cfg: cfg})
 	river.AddWorker(workers, &RefundChargeWorker{deps: deps, cfg: cfg})
+	river.AddWorker(workers, &SyncSetupWorker{deps: deps, cfg: cfg})
+	river.AddWorker(workers, &DeactivateTokenWorker{deps: deps})
 	river.AddWorker(workers, &CheckTokensWorker{deps: deps, cfg: cfg})
 	river.AddWorker(workers, &DispatchEventsWorker{deps: deps, batchSize: cfg.BatchSize})
 	river.AddWorker(workers, newDeliverWebhookWorker(deps, cfg))

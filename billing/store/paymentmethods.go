@@ -45,12 +45,12 @@ func GetPaymentMethod(ctx context.Context, db DBTX, id uuid.UUID) (billing.Payme
 }
 
 const paymentMethodColumns = `id, customer_id, gateway_token_id, brand, last4, exp_month, exp_year, purposes,
-	created_at, updated_at`
+	created_at, updated_at, removed_at, token_deactivated_at`
 
 func scanPaymentMethod(row pgx.Row, extra ...any) (billing.PaymentMethod, error) {
 	var pm billing.PaymentMethod
 	dest := []any{&pm.ID, &pm.CustomerID, &pm.GatewayTokenID, &pm.Brand, &pm.Last4, &pm.ExpMonth, &pm.ExpYear,
-		&pm.Purposes, &pm.CreatedAt, &pm.UpdatedAt}
+		&pm.Purposes, &pm.CreatedAt, &pm.UpdatedAt, &pm.RemovedAt, &pm.TokenDeactivatedAt}
 	err := row.Scan(append(dest, extra...)...)
 	return pm, err
 }
@@ -115,4 +115,4 @@ func SaveTokenCheck(ctx context.Context, tx pgx.Tx, pm billing.PaymentMethod, to
 }
 
 const prefixedPaymentMethodColumns = `pm.id, pm.customer_id, pm.gateway_token_id, pm.brand, pm.last4, pm.exp_month,
-	pm.exp_year, pm.purposes, pm.created_at, pm.updated_at`
+	pm.exp_year, pm.purposes, pm.created_at, pm.updated_at, pm.removed_at, pm.token_deactivated_at`

@@ -58,7 +58,9 @@ type app struct {
 	log     *slog.Logger
 }
 
-func newApp(pool *pgxpool.Pool, gw gateway.Gateway, clock billing.Clock, log *slog.Logger, jc jobs.Config, m mode) (*app, error) {
+// newApp wires Recur; publicURL is where EGW and customers' browsers reach the API (empty: no
+// payment-method setups).
+func newApp(pool *pgxpool.Pool, gw gateway.Gateway, clock billing.Clock, log *slog.Logger, jc jobs.Config, m mode, publicURL string) (*app, error) {
 	met := newMetrics(pool, log)
 	gw = timed.New(gw, met.gatewayCall)
 	jc.InsertOnly = m == modeAPI
@@ -71,7 +73,7 @@ func newApp(pool *pgxpool.Pool, gw gateway.Gateway, clock billing.Clock, log *sl
 	mux.Handle("GET /readyz", readyz(pool, log))
 	mux.Handle("GET /metrics", met.handler())
 	if m != modeWorker {
-		mux.Handle("/", met.countIdempotency(api.New(api.Deps{Pool: pool, Gateway: gw, Jobs: rc, Clock: clock, Logger: log})))
+		mux.Handle("/", met.countIdempotency(api.New(api.Deps{Pool: pool, Gateway: gw, Jobs: rc, Clock: clock, Logger: log, PublicURL: publicURL})))
 	}
 	return &app{mode: m, river: rc, metrics: met, handler: mux, log: log}, nil
 }

@@ -193,7 +193,7 @@ func (b *bench) pipeline(ctx context.Context, latency time.Duration) (pipelineRe
 	if err != nil {
 		return res, err
 	}
-	a, err := newApp(pool, gw, billing.SystemClock{}, b.log, b.cfg.Jobs, modeWorker)
+	a, err := newApp(pool, gw, billing.SystemClock{}, b.log, b.cfg.Jobs, modeWorker, "")
 	if err != nil {
 		return res, err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -28,6 +29,9 @@ type config struct {
 	// EGW is nil when RECUR_EGW_BASE_URL is not set: `recur dev` then runs its own simulator.
 	EGW  *egw.Config
 	Jobs jobs.Config
+	// PublicURL is where EGW and customers' browsers reach the API, without a trailing slash;
+	// empty turns payment-method setups off (recur dev fills it in).
+	PublicURL string
 }
 
 // envVars documents every variable the binary reads; `recur help` prints it and the README
@@ -61,6 +65,7 @@ var envVars = []struct{ name, def, doc string }{
 	{"RECUR_EGW_PARTICIPANT_ID", "", "EGW participantId of the merchant."},
 	{"RECUR_EGW_SHOP_AGREEMENT_ID", "", "EGW shopAgreementId of the shop."},
 	{"RECUR_EGW_TIMEOUT", "15s", "Timeout of each EGW call."},
+	{"RECUR_PUBLIC_URL", "", "Public base URL of the API, e.g. https://billing.example.com: the hosted checkout sends customers back to it, and EGW's callback URL is <it>/v1/egw/callbacks. Unset: no payment-method setups (recur dev: http://localhost:<port>)."},
 }
 
 // loadConfig reads the environment. Every bad value is reported, each with its variable's name.
@@ -149,10 +154,26 @@ func loadConfig(getenv func(string) string) (config, error) {
 			ShopAgreementID: get("RECUR_EGW_SHOP_AGREEMENT_ID"), Timeout: duration("RECUR_EGW_TIMEOUT"),
 		}
 	}
+	if c.PublicURL, err = publicURL(get("RECUR_PUBLIC_URL")); err != nil {
+		errs = append(errs, fmt.Errorf("RECUR_PUBLIC_URL: %w", err)) // the value may hold credentials
+	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+// publicURL checks a public base URL: empty, or an absolute http or https URL with no query or
+// fragment. It returns it without a trailing slash.
+func publicURL(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", errors.New("want an absolute http or https URL without query, fragment or credentials, such as https://billing.example.com")
+	}
+	return strings.TrimSuffix(s, "/"), nil
 }
 
 // parseDays reads a comma-separated list of durations, each a number of days ("3d") or a Go

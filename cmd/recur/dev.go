@@ -39,14 +39,25 @@ func devCmd(ctx context.Context, cfg config, args []string, getenv func(string) 
 	}
 	defer pool.Close()
 
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() //nolint:errcheck // closed by serve unless an error comes first
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + displayHost(ln.Addr())
+	}
+
 	// With the built-in simulator, the instance runs on a test clock that the API can advance
-	// (POST /v1/test_clock/advance); with a real gateway, on the wall clock only.
+	// (POST /v1/test_clock/advance); with a real gateway, on the wall clock only. The simulator
+	// sends its callbacks to this instance.
 	var clock billing.Clock = billing.SystemClock{}
 	egwCfg := cfg.EGW
 	if egwCfg == nil {
 		testClock := billing.NewTestClock()
 		clock = testClock
-		simURL, stopSim, err := serveSimulator(egwsim.New(egwsim.Options{Clock: testClock}, log))
+		sim := egwsim.New(egwsim.Options{Clock: testClock, CallbackURL: cfg.PublicURL + "/v1/egw/callbacks"}, log)
+		simURL, stopSim, err := serveSimulator(sim)
 		if err != nil {
 			return err
 		}
@@ -59,7 +70,7 @@ func devCmd(ctx context.Context, cfg config, args []string, getenv func(string) 
 	if err != nil {
 		return err
 	}
-	a, err := newApp(pool, gw, clock, log, cfg.Jobs, modeAll)
+	a, err := newApp(pool, gw, clock, log, cfg.Jobs, modeAll, cfg.PublicURL)
 	if err != nil {
 		return err
 	}
@@ -68,10 +79,6 @@ func devCmd(ctx context.Context, cfg config, args []string, getenv func(string) 
 		return err
 	}
 	financeKey, err := api.CreateAPIKeyWithRole(ctx, pool, "recur dev finance", api.RoleFinance, billing.SystemClock{})
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
@@ -108,14 +115,18 @@ func simulatorConfig(url string) egw.Config {
 		ParticipantID: egwsim.DefaultParticipantID, ShopAgreementID: egwsim.DefaultShopAgreementID}
 }
 
+// displayHost is how a person reaches addr: localhost for a loopback or unspecified address.
+func displayHost(addr net.Addr) string {
+	if tcp, ok := addr.(*net.TCPAddr); ok && (tcp.IP.IsUnspecified() || tcp.IP.IsLoopback()) {
+		return fmt.Sprintf("localhost:%d", tcp.Port)
+	}
+	return addr.String()
+}
+
 // walkthrough is a curl session against the API at addr, from a customer to a succeeded charge,
 // and the way to the finance pages and reports with a finance key.
 func walkthrough(addr net.Addr, financeKey string) string {
-	host := addr.String()
-	if tcp, ok := addr.(*net.TCPAddr); ok && (tcp.IP.IsUnspecified() || tcp.IP.IsLoopback()) {
-		host = fmt.Sprintf("localhost:%d", tcp.Port)
-	}
-	return strings.NewReplacer("HOST", host, "FINANCE_KEY", financeKey).Replace(`# Paste the export line above into a shell, then try:
+	return strings.NewReplacer("HOST", displayHost(addr), "FINANCE_KEY", financeKey).Replace(`# Paste the export line above into a shell, then try:
 H='Authorization: Bearer '$RECUR_API_KEY; J='Content-Type: application/json'; API=http://HOST/v1
 id() { sed -n 's/^{"id":"\([^"]*\)".*/\1/p'; }
 CUS=$(curl -s -H "$H" -H "$J" $API/customers -d '{"external_id":"acct_'$RANDOM'","email":"ada@example.com","name":"Ada"}' | id)

@@ -21,13 +21,14 @@ func egwsimCmd(ctx context.Context, cfg config, args []string, stdout io.Writer)
 	delay := fs.Duration("processing-delay", 0, "how long payments stay SENT_FOR_PROCESSING")
 	latency := fs.Duration("latency", 0, "delay added to every EGW call")
 	replay := fs.Bool("replay-request-ids", false, "answer a repeated X-Request-Id of a POST/PATCH/DELETE as the first time")
+	callback := fs.String("callback-url", "", "where to send EGW's payment callbacks, e.g. http://localhost:8080/v1/egw/callbacks (default: none)")
 	var chaos egwsim.Chaos
 	fs.Float64Var(&chaos.Rate, "chaos-rate", 0, "probability from 0 to 1 that an EGW call gets a random fault (error, timeout or reset, before or after its effect)")
 	fs.Int64Var(&chaos.Seed, "chaos-seed", 0, "seed of the random faults, to replay them (default: a random seed, printed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	sim := egwsim.New(egwsim.Options{ProcessingDelay: *delay, Latency: *latency, ReplayRequestIDs: *replay}, cfg.logger())
+	sim := egwsim.New(egwsim.Options{ProcessingDelay: *delay, Latency: *latency, ReplayRequestIDs: *replay, CallbackURL: *callback}, cfg.logger())
 	var chaosNote string
 	if chaos.Rate != 0 {
 		if chaos.Seed == 0 {

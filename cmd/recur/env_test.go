@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,9 +49,19 @@ func newTestEnvWith(t *testing.T, simOpts egwsim.Options, edits ...func(*jobs.Co
 	return e
 }
 
-// newTestEnvOn is newTestEnvWith on the given clock (the env's clock field is left nil).
+// ownCallbacks, as the simulator's CallbackURL, sends its callbacks to the env's own API.
+const ownCallbacks = "/v1/egw/callbacks"
+
+// newTestEnvOn is newTestEnvWith on the given clock (the env's clock field is left nil). A
+// simulator CallbackURL that is a path (ownCallbacks) is on the env's API.
 func newTestEnvOn(t *testing.T, clock billing.Clock, simOpts egwsim.Options, edits ...func(*jobs.Config)) *testEnv {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	url := "http://" + ln.Addr().String()
+	if strings.HasPrefix(simOpts.CallbackURL, "/") {
+		simOpts.CallbackURL = url + simOpts.CallbackURL
+	}
 	pool := storetest.NewDB(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -60,6 +71,7 @@ func newTestEnvOn(t *testing.T, clock billing.Clock, simOpts egwsim.Options, edi
 	sim := egwsim.New(simOpts, log)
 	simSrv := httptest.NewServer(sim.Handler())
 	t.Cleanup(simSrv.Close)
+	t.Cleanup(sim.Close) // ends callbacks waiting to be sent again
 	gw, err := egw.New(egw.Config{BaseURL: simSrv.URL, TokenURL: simSrv.URL + "/oauth2/token",
 		ClientID: egwsim.DefaultClientID, ClientSecret: egwsim.DefaultClientSecret,
 		ParticipantID: egwsim.DefaultParticipantID, ShopAgreementID: egwsim.DefaultShopAgreementID,
@@ -71,9 +83,7 @@ func newTestEnvOn(t *testing.T, clock billing.Clock, simOpts egwsim.Options, edi
 	for _, edit := range edits {
 		edit(&jc)
 	}
-	a, err := newApp(pool, gw, clock, log, jc, modeAll)
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := newApp(pool, gw, clock, log, jc, modeAll, url)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
@@ -84,7 +94,7 @@ func newTestEnvOn(t *testing.T, clock billing.Clock, simOpts egwsim.Options, edi
 	})
 	key, err := api.CreateAPIKey(ctx, pool, "test", clock)
 	require.NoError(t, err)
-	return &testEnv{t: t, url: "http://" + ln.Addr().String(), key: key, sim: sim, river: a.river, db: pool}
+	return &testEnv{t: t, url: url, key: key, sim: sim, river: a.river, db: pool}
 }
 
 // do sends a request with the API key and decodes the JSON answer into out (when not nil). It

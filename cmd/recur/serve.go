@@ -41,7 +41,7 @@ func serveCmd(ctx context.Context, cfg config, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	a, err := newApp(pool, gw, cfg.Clock, log, cfg.Jobs, mode(*m))
+	a, err := newApp(pool, gw, cfg.Clock, log, cfg.Jobs, mode(*m), cfg.PublicURL)
 	if err != nil {
 		return err
 	}

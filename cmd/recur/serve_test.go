@@ -129,7 +129,7 @@ func TestServeRejectsAnUnknownMode(t *testing.T) {
 // startApp serves an app in mode m on a loopback port until the test ends, and returns its URL.
 func startApp(t *testing.T, pool *pgxpool.Pool, gw gateway.Gateway, log *slog.Logger, m mode) string {
 	t.Helper()
-	a, err := newApp(pool, gw, billing.SystemClock{}, log, jobs.Config{BillingInterval: 200 * time.Millisecond, PollInterval: 100 * time.Millisecond}, m)
+	a, err := newApp(pool, gw, billing.SystemClock{}, log, jobs.Config{BillingInterval: 200 * time.Millisecond, PollInterval: 100 * time.Millisecond}, m, "")
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

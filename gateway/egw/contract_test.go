@@ -381,3 +381,107 @@ func withRequestID(r *http.Request) *http.Request {
 	r.Header.Set("X-Request-Id", "5f0c6f0e-8d4c-4a7e-9a59-2f6d9d1e6b01")
 	return r
 }
+
+// cit creates a zero-amount CIT payment that sets a token up with purposes.
+func (h *harness) cit(t *testing.T, purposes ...gateway.Purpose) gateway.Payment {
+	t.Helper()
+	p, err := h.client.CreateCITPayment(t.Context(), gateway.CITPaymentRequest{
+		Amount: eur(0), OrderNumber: "S-1", MerchantReference: "setup 1", SetupPurposes: purposes,
+		ReturnURL: "https://recur.example/v1/payment_method_setups/1/return",
+	})
+	require.NoError(t, err)
+	return p
+}
+
+// checkout posts the customer's outcome to the hosted checkout page and returns where the
+// customer is sent back to.
+func checkout(t *testing.T, checkoutURL, outcome string) string {
+	t.Helper()
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Post(checkoutURL+"?outcome="+outcome, "application/x-www-form-urlencoded", nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	return resp.Header.Get("Location")
+}
+
+func TestContractCITPaymentSetsUpAToken(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, egwsim.Options{})
+	ctx := t.Context()
+	p := h.cit(t, gateway.PurposeSubscription, gateway.PurposeUnscheduled)
+	require.Equal(t, gateway.PaymentInitialized, p.Status)
+	require.Equal(t, h.srv.URL+"/sim/checkout/"+p.ID, p.CheckoutURL)
+
+	page, err := http.Get(p.CheckoutURL)
+	require.NoError(t, err)
+	html, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	require.Contains(t, string(html), `value="complete"`)
+	require.Contains(t, string(html), `value="fail"`)
+
+	require.Equal(t, "https://recur.example/v1/payment_method_setups/1/return", checkout(t, p.CheckoutURL, egwsim.CheckoutComplete))
+	read, err := h.client.GetPayment(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, gateway.PaymentAuthorized, read.Status)
+	require.True(t, read.Succeeded() && read.Final())
+	require.Equal(t, gateway.ChannelBrowser, read.Channel)
+	require.Equal(t, eur(0), read.Amount)
+	require.True(t, strings.HasPrefix(read.TokenID, egwsim.TokenCITPrefix), read.TokenID)
+
+	tok, err := h.client.GetToken(ctx, read.TokenID)
+	require.NoError(t, err)
+	require.Equal(t, gateway.TokenActive, tok.Status)
+	require.Equal(t, []gateway.Purpose{gateway.PurposeSubscription, gateway.PurposeUnscheduled}, tok.Purposes)
+	require.Equal(t, "0005", tok.Last4)
+
+	// The new token pays a recurring payment; deactivated, it pays nothing more, and deactivating
+	// it again answers the same.
+	h.authorizedWith(t, read.TokenID)
+	for range 2 {
+		status, err := h.client.DeactivateToken(ctx, read.TokenID)
+		require.NoError(t, err)
+		require.Equal(t, gateway.TokenSuspended, status)
+	}
+	m := h.mit(t, gateway.ChannelRecurring, eur(100))
+	_, err = h.client.StartTokenSession(ctx, m.ID, read.TokenID)
+	requireClass(t, err, gateway.Declined, http.StatusBadRequest, egw.CodeTokenSuspended)
+
+	// A finished checkout cannot be finished again.
+	resp, err := http.Post(p.CheckoutURL+"?outcome=fail", "", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+}
+
+func TestContractCITPaymentFailedCheckout(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, egwsim.Options{})
+	p := h.cit(t, gateway.PurposeSubscription)
+	checkout(t, p.CheckoutURL, egwsim.CheckoutFail)
+	read, err := h.client.GetPayment(t.Context(), p.ID)
+	require.NoError(t, err)
+	require.Equal(t, gateway.PaymentFailed, read.Status)
+	require.True(t, read.Final())
+	require.False(t, read.Succeeded())
+	require.Empty(t, read.TokenID)
+}
+
+func TestContractCITPaymentRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, egwsim.Options{})
+	_, err := h.client.CreateCITPayment(t.Context(), gateway.CITPaymentRequest{Amount: eur(0), OrderNumber: "S-1", ReturnURL: "https://x.example/"})
+	requireClass(t, err, gateway.Permanent, http.StatusBadRequest, egwsim.CodeInvalidRequest) // 0 without a token set up
+	_, err = h.client.CreateCITPayment(t.Context(), gateway.CITPaymentRequest{Amount: eur(0), OrderNumber: "S-1", SetupPurposes: []gateway.Purpose{gateway.PurposeCIT}})
+	requireClass(t, err, gateway.Permanent, 0, "") // no return URL: not sent
+	require.Empty(t, h.sim.Ledger())
+}
+
+// authorizedWith creates a recurring payment and authorizes it with tokenID.
+func (h *harness) authorizedWith(t *testing.T, tokenID string) {
+	t.Helper()
+	p := h.mit(t, gateway.ChannelRecurring, eur(100))
+	s, err := h.client.StartTokenSession(t.Context(), p.ID, tokenID)
+	require.NoError(t, err)
+	require.Equal(t, gateway.SessionCompleted, s.Status)
+}

@@ -36,6 +36,44 @@ func (c *Client) CreateMITPayment(ctx context.Context, req gateway.MITPaymentReq
 	return gateway.Payment{ID: r.PaymentID, Status: r.PaymentStatus, Channel: req.Channel, Amount: req.Amount}, nil
 }
 
+// CreateCITPayment creates a customer-initiated payment (channel BROWSER) that the customer
+// completes in EGW's hosted checkout, at the answer's checkoutRedirect link.
+func (c *Client) CreateCITPayment(ctx context.Context, req gateway.CITPaymentRequest) (gateway.Payment, error) {
+	const op = "create_cit_payment"
+	amount, err := AmountOf(req.Amount)
+	switch {
+	case err != nil:
+	case !ValidOrderNumber(req.OrderNumber):
+		err = fmt.Errorf("order number %q is not 1-255 of a-zA-Z0-9/-?:().,'+", req.OrderNumber)
+	case req.ReturnURL == "":
+		err = fmt.Errorf("a return URL is required")
+	}
+	if err != nil {
+		return gateway.Payment{}, &gateway.Error{Class: gateway.Permanent, Op: op, Err: err}
+	}
+	in := InitiateCitPaymentRequest{
+		Channel:           gateway.ChannelBrowser,
+		InstructedAmount:  amount,
+		OrderNumber:       req.OrderNumber,
+		MerchantReference: req.MerchantReference,
+		ParticipantID:     c.cfg.ParticipantID,
+		ShopAgreementID:   c.cfg.ShopAgreementID,
+		ShopRedirectURL:   req.ReturnURL,
+	}
+	if len(req.SetupPurposes) > 0 {
+		in.SetupToken = &SetupToken{Purposes: req.SetupPurposes, Required: true}
+	}
+	var r InitiatePaymentResponse
+	if err := c.do(ctx, call{op: op, method: http.MethodPost, path: "payments/cit", in: in, out: &r}); err != nil {
+		return gateway.Payment{}, err
+	}
+	if r.Links == nil || r.Links.CheckoutRedirect == nil || r.Links.CheckoutRedirect.Href == "" {
+		return gateway.Payment{}, undecodable(op, http.StatusOK, true, fmt.Errorf("no checkoutRedirect link: %w", errIncomplete))
+	}
+	return gateway.Payment{ID: r.PaymentID, Status: r.PaymentStatus, Channel: gateway.ChannelBrowser, Amount: req.Amount,
+		CheckoutURL: r.Links.CheckoutRedirect.Href}, nil
+}
+
 // StartTokenSession pays the payment with the stored token. A declined authorization is a
 // *gateway.Error of class Declined; SENT_FOR_PROCESSING means that the outcome must be read
 // later with GetPayment.

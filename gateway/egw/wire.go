@@ -98,6 +98,34 @@ type InitiateMitPaymentRequest struct {
 	ShopAgreementID   string          `json:"shopAgreementId"`
 }
 
+// InitiateCitPaymentRequest is the body of POST payments/cit.
+type InitiateCitPaymentRequest struct {
+	Channel           gateway.Channel `json:"channel"` // BROWSER
+	InstructedAmount  Amount          `json:"instructedAmount"`
+	OrderNumber       string          `json:"orderNumber"`
+	MerchantReference string          `json:"merchantReference,omitempty"`
+	ParticipantID     string          `json:"participantId"`
+	ShopAgreementID   string          `json:"shopAgreementId"`
+	ShopRedirectURL   string          `json:"shopRedirectUrl"`
+	SetupToken        *SetupToken     `json:"setupToken,omitempty"`
+}
+
+// SetupToken asks a CIT payment to store the card as a token with the purposes.
+type SetupToken struct {
+	Purposes []gateway.Purpose `json:"purposes"`
+	Required bool              `json:"required"`
+}
+
+// Links are the links of an InitiatePaymentResponse.
+type Links struct {
+	CheckoutRedirect *Link `json:"checkoutRedirect,omitempty"`
+}
+
+// Link is one link.
+type Link struct {
+	Href string `json:"href"`
+}
+
 // orderNumberPattern is the contract's pattern for orderNumber.
 var orderNumberPattern = regexp.MustCompile(`^[a-zA-Z0-9/-?:().,'+\-]*$`)
 
@@ -122,6 +150,8 @@ type InitiatePaymentResponse struct {
 	Shop             *Shop                 `json:"shop,omitempty"`
 	Environment      string                `json:"environment,omitempty"` // SANDBOX or LIVE
 	CreatedAt        time.Time             `json:"createdAt,omitzero"`
+	// Links carries the hosted checkout page of a CIT payment.
+	Links *Links `json:"_links,omitempty"`
 }
 
 // PaymentMethod is how a payment was paid, once a session has been started on it.

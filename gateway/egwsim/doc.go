@@ -10,6 +10,9 @@
 //	GET   /egw/{version}/tokens/{gatewayTokenId}
 //	DELETE /egw/{version}/tokens/{gatewayTokenId}        suspends the token
 //	POST  /egw/{version}/payments/mit
+//	POST  /egw/{version}/payments/cit                    channel BROWSER, amount 0 allowed with
+//	                                                     setupToken; _links.checkoutRedirect is
+//	                                                     GET /sim/checkout/{paymentId}
 //	POST  /egw/{version}/payments/{paymentId}/sessions/token
 //	GET   /egw/{version}/payments/{paymentId}
 //	PATCH /egw/{version}/payments/{paymentId}/capture
@@ -18,6 +21,12 @@
 //	                                                     or all of a captured payment (REFUNDED once
 //	                                                     all is), cancels one not yet captured; more
 //	                                                     than is left is a 400 (not in the contract)
+//	GET   /sim/checkout/{paymentId}                      the hosted checkout: a page with two buttons
+//	POST  /sim/checkout/{paymentId}                      outcome=complete|fail (form or query):
+//	                                                     authorizes the payment and stores a token
+//	                                                     (tok_sim_cit_...) with the setupToken
+//	                                                     purposes, or declines it; then 303 to the
+//	                                                     shopRedirectUrl (CompleteCheckout)
 //	GET   /sim/ledger                                    the ledger as JSON
 //	GET   /sim/faults                                    the faults injected so far (Faults)
 //	POST  /sim/faults                                    script a fault (FailNext, FailAlways)
@@ -41,6 +50,14 @@
 // at once and answers COMPLETED. Options.Latency (default 0) delays every /egw/ call. With
 // Options.ReplayRequestIDs a POST, PATCH or DELETE that repeats an X-Request-Id gets the first
 // answer again and is not carried out twice (EGW does not document either behaviour).
+//
+// # Callbacks
+//
+// With Options.CallbackURL, the simulator POSTs {"type": "PAYMENT", "paymentId": ...} with an
+// X-Request-Id there after a checkout, a token session, a capture, a cancel or a refund (not when
+// a processing payment settles later by itself), and sends it again after each of
+// Options.CallbackDelays (EGW's 1 s, 5 min, 1 h, 1, 2 and 3 days by default) until it is answered
+// 2xx.
 //
 // # Payments
 //

@@ -20,6 +20,7 @@ type payment struct {
 	settleAt time.Time     // when SENT_FOR_PROCESSING ends; zero: never
 	decline  string        // the code it fails with then, if any
 	text     string        // and why
+	checkout *checkout     // a CIT payment's hosted checkout; nil for MIT payments
 }
 
 // find returns the payment with id, moved on to the simulator's present, or nil.
@@ -122,6 +123,7 @@ func (s *Sim) startSession(r request) reply {
 		p.decline, p.text = decline, "the issuer declined the authorization"
 	}
 	s.find(p.PaymentID) // settles at once without a delay, or when the gateway refused
+	s.changed(p.PaymentID)
 	switch p.Status {
 	case gateway.PaymentFailed:
 		return fail(http.StatusBadRequest, p.decline, "%s", p.text)
@@ -175,6 +177,7 @@ func (s *Sim) capture(r request) reply {
 		return fail(http.StatusBadRequest, CodeAmountExceedsAuthorized, "capture amount %s exceeds the authorized %s", amount, p.Authorized)
 	}
 	p.Status, p.Captured, p.CapturedAt = gateway.PaymentCaptured, amount, s.opts.Clock.Now()
+	s.changed(p.PaymentID)
 	return ok(egw.PaymentStatusResponse{PaymentID: p.PaymentID, PaymentStatus: p.Status})
 }
 
@@ -192,6 +195,7 @@ func (s *Sim) cancel(r request) reply {
 		return fail(http.StatusConflict, CodeInvalidState, "payment %s is %s: only INITIALIZED or AUTHORIZED payments can be cancelled", p.PaymentID, p.Status)
 	}
 	p.Status, p.Cancelled, p.CancelledAt = gateway.PaymentCancelled, true, s.opts.Clock.Now()
+	s.changed(p.PaymentID)
 	return ok(egw.PaymentStatusResponse{PaymentID: p.PaymentID, PaymentStatus: p.Status})
 }
 
@@ -217,6 +221,7 @@ func (s *Sim) refund(r request) reply {
 	switch p.Status {
 	case gateway.PaymentInitialized, gateway.PaymentAuthorized:
 		p.Status, p.Cancelled, p.CancelledAt = gateway.PaymentCancelled, true, now
+		s.changed(p.PaymentID)
 		return ok(egw.RefundResponse{PaymentID: p.PaymentID, RefundID: uuid.NewString(), RefundStatus: RefundCancelled})
 	case gateway.PaymentCaptured, gateway.PaymentSettled, gateway.PaymentRefunded:
 	default:
@@ -234,6 +239,7 @@ func (s *Sim) refund(r request) reply {
 	if p.Refunded.Amount == p.Captured.Amount {
 		p.Status = gateway.PaymentRefunded
 	}
+	s.changed(p.PaymentID)
 	return ok(egw.RefundResponse{PaymentID: p.PaymentID, RefundID: rf.RefundID, RefundStatus: RefundRefunded})
 }
 

@@ -33,6 +33,7 @@ const (
 	OpGetToken           Operation = "getToken"
 	OpDeactivateToken    Operation = "deactivateToken"
 	OpInitiateMitPayment Operation = "initiateMitPayment"
+	OpInitiateCitPayment Operation = "initiateCitPayment"
 	OpCreateTokenSession Operation = "createTokenCheckoutSession"
 	OpGetPayment         Operation = "getPaymentInformation"
 	OpCapture            Operation = "capturePayment"
@@ -43,7 +44,7 @@ const (
 )
 
 // operations are all the simulated operations.
-var operations = []Operation{OpGetToken, OpDeactivateToken, OpInitiateMitPayment, OpCreateTokenSession, OpGetPayment, OpCapture, OpCancel, OpRefund}
+var operations = []Operation{OpGetToken, OpDeactivateToken, OpInitiateMitPayment, OpInitiateCitPayment, OpCreateTokenSession, OpGetPayment, OpCapture, OpCancel, OpRefund}
 
 // reply is an operation's answer: a status and a JSON body.
 type reply struct {

@@ -61,6 +61,13 @@ type Options struct {
 	// gateway that treats request ids as idempotency keys would. EGW does not document whether it
 	// does; the default is that it does not.
 	ReplayRequestIDs bool
+	// CallbackURL, when set, receives EGW's callback {type: PAYMENT, paymentId} with an
+	// X-Request-Id after a payment changes (a checkout, a token session, a capture, a cancel, a
+	// refund), sent again after each of CallbackDelays until it is answered 2xx.
+	CallbackURL string
+	// CallbackDelays are the waits between tries of a callback (DefaultCallbackDelays when nil;
+	// tests shorten them).
+	CallbackDelays []time.Duration
 }
 
 // Token is a stored token at the simulated gateway.
@@ -162,6 +169,14 @@ func (s *Sim) AddToken(t Token) {
 	s.tokens[t.ID] = t
 }
 
+// Token returns the stored token with id, as it is now.
+func (s *Sim) Token(id string) (Token, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, found := s.tokens[id]
+	return t, found
+}
+
 // Handler serves the simulated API.
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -175,6 +190,9 @@ func (s *Sim) Handler() http.Handler {
 	s.route(mux, OpGetToken, "GET /egw/{version}/tokens/{tokenId}", s.getToken)
 	s.route(mux, OpDeactivateToken, "DELETE /egw/{version}/tokens/{tokenId}", s.deactivateToken)
 	s.route(mux, OpInitiateMitPayment, "POST /egw/{version}/payments/mit", s.initiateMIT)
+	s.route(mux, OpInitiateCitPayment, "POST /egw/{version}/payments/cit", s.initiateCIT)
+	mux.HandleFunc("GET /sim/checkout/{paymentId}", s.serveCheckout)
+	mux.HandleFunc("POST /sim/checkout/{paymentId}", s.finishCheckout)
 	s.route(mux, OpCreateTokenSession, "POST /egw/{version}/payments/{paymentId}/sessions/token", s.startSession)
 	s.route(mux, OpGetPayment, "GET /egw/{version}/payments/{paymentId}", s.getPayment)
 	s.route(mux, OpCapture, "PATCH /egw/{version}/payments/{paymentId}/capture", s.capture)

@@ -14,7 +14,7 @@ import (
 // Call is one finished gateway call.
 type Call struct {
 	// Op is the operation: get_token, create_mit_payment, start_token_session, get_payment,
-	// capture, cancel or refund.
+	// capture, cancel, refund, create_cit_payment or deactivate_token.
 	Op string
 	// Outcome is "ok", or the class of the error (transient, unknown_outcome, declined, permanent).
 	Outcome string
@@ -69,6 +69,16 @@ func (g *Gateway) Cancel(ctx context.Context, paymentID string) (gateway.Payment
 // Refund calls the wrapped gateway's Refund.
 func (g *Gateway) Refund(ctx context.Context, paymentID string, amount billing.Money) (gateway.Refund, error) {
 	return timeCall(g, "refund", func() (gateway.Refund, error) { return g.next.Refund(ctx, paymentID, amount) })
+}
+
+// CreateCITPayment calls the wrapped gateway's CreateCITPayment.
+func (g *Gateway) CreateCITPayment(ctx context.Context, req gateway.CITPaymentRequest) (gateway.Payment, error) {
+	return timeCall(g, "create_cit_payment", func() (gateway.Payment, error) { return g.next.CreateCITPayment(ctx, req) })
+}
+
+// DeactivateToken calls the wrapped gateway's DeactivateToken.
+func (g *Gateway) DeactivateToken(ctx context.Context, tokenID string) (gateway.TokenStatus, error) {
+	return timeCall(g, "deactivate_token", func() (gateway.TokenStatus, error) { return g.next.DeactivateToken(ctx, tokenID) })
 }
 
 // timeCall runs call and records it as op.

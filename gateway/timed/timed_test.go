@@ -34,6 +34,12 @@ func (s stub) Cancel(context.Context, string) (gateway.Payment, error) {
 func (s stub) Refund(context.Context, string, billing.Money) (gateway.Refund, error) {
 	return gateway.Refund{}, s.err
 }
+func (s stub) CreateCITPayment(context.Context, gateway.CITPaymentRequest) (gateway.Payment, error) {
+	return gateway.Payment{}, s.err
+}
+func (s stub) DeactivateToken(context.Context, string) (gateway.TokenStatus, error) {
+	return gateway.TokenSuspended, s.err
+}
 
 func TestEveryCallIsRecordedWithItsOutcome(t *testing.T) {
 	t.Parallel()
@@ -51,6 +57,8 @@ func TestEveryCallIsRecordedWithItsOutcome(t *testing.T) {
 	_, _ = gw.GetPayment(ctx, "p1")
 	_, _ = gw.Capture(ctx, "p1", billing.Money{})
 	_, _ = gw.Cancel(ctx, "p1")
+	_, _ = gw.CreateCITPayment(ctx, gateway.CITPaymentRequest{})
+	_, _ = gw.DeactivateToken(ctx, "t")
 
 	declined := &gateway.Error{Class: gateway.Declined, Op: "x", Status: 402, Code: "AUTHORIZATION_DECLINED"}
 	_, err = timed.New(stub{err: declined}, record).StartTokenSession(ctx, "p1", "t")
@@ -58,13 +66,14 @@ func TestEveryCallIsRecordedWithItsOutcome(t *testing.T) {
 	_, _ = timed.New(stub{err: context.DeadlineExceeded}, record).GetPayment(ctx, "p1")
 
 	var ops []string
-	for _, c := range calls[:6] {
+	for _, c := range calls[:8] {
 		require.Equal(t, "ok", c.Outcome)
 		require.Zero(t, c.Status)
 		ops = append(ops, c.Op)
 	}
-	require.Equal(t, []string{"create_mit_payment", "get_token", "start_token_session", "get_payment", "capture", "cancel"}, ops)
-	require.Equal(t, timed.Call{Op: "start_token_session", Outcome: "declined", Status: 402, Duration: calls[6].Duration}, calls[6])
-	require.Equal(t, "unknown_outcome", calls[7].Outcome)
-	require.Zero(t, calls[7].Status)
+	require.Equal(t, []string{"create_mit_payment", "get_token", "start_token_session", "get_payment", "capture", "cancel",
+		"create_cit_payment", "deactivate_token"}, ops)
+	require.Equal(t, timed.Call{Op: "start_token_session", Outcome: "declined", Status: 402, Duration: calls[8].Duration}, calls[8])
+	require.Equal(t, "unknown_outcome", calls[9].Outcome)
+	require.Zero(t, calls[9].Status)
 }
