@@ -16,7 +16,8 @@ import (
 )
 
 // changeSubscription locks the subscription named in the path, applies op to it and stores it,
-// in tx. op's errors (a state that does not allow the change is a 409) are the answer.
+// with the event of its change of state if it has one (billing.StatusEvent), in tx. op's errors
+// (a state that does not allow the change is a 409) are the answer.
 func (a *API) changeSubscription(ctx context.Context, tx pgx.Tx, r *http.Request,
 	op func(s *billing.Subscription, now time.Time) error) (int, any, error) {
 	id, err := pathID(r)
@@ -27,11 +28,17 @@ func (a *API) changeSubscription(ctx context.Context, tx pgx.Tx, r *http.Request
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := op(&s, a.clock.Now()); err != nil {
+	from, now := s.Status, a.clock.Now()
+	if err := op(&s, now); err != nil {
 		return 0, nil, err
 	}
 	if err := store.UpdateSubscription(ctx, tx, s); err != nil {
 		return 0, nil, err
+	}
+	if t, ok := billing.StatusEvent(from, s.Status); ok {
+		if err := store.AppendEvent(ctx, tx, billing.SubscriptionEvent(t, s, now)); err != nil {
+			return 0, nil, err
+		}
 	}
 	out, err := subscriptionWithAmounts(ctx, tx, s)
 	if err != nil {

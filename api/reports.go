@@ -135,14 +135,7 @@ func (a *API) eachRunReport(r *http.Request, f store.RunFilter, fn func(runRepor
 }
 
 // startingAfter reads the optional ?starting_after= id: the last one of the previous page.
-func startingAfter(r *http.Request) (*uuid.UUID, error) {
-	s := r.URL.Query().Get("starting_after")
-	if s == "" {
-		return nil, nil
-	}
-	id, err := parseID("starting_after", s)
-	return &id, err
-}
+func startingAfter(r *http.Request) (*uuid.UUID, error) { return queryID(r, "starting_after") }
 
 // runReports lists billing runs, newest first, with what became of their charges in each
 // currency. The CSV has a row per run and currency; a JSON page has up to ?limit= runs.

@@ -172,6 +172,9 @@ func (a *API) createSubscription(ctx context.Context, tx pgx.Tx, r *http.Request
 	if err := store.CreateSubscription(ctx, tx, s); err != nil {
 		return 0, nil, err
 	}
+	if err := store.AppendEvent(ctx, tx, billing.SubscriptionEvent(billing.EventSubscriptionCreated, s, s.CreatedAt)); err != nil {
+		return 0, nil, err
+	}
 	if _, err := a.jobs.InsertTx(ctx, tx, jobs.BillDueSubscriptionsArgs{}, nil); err != nil {
 		return 0, nil, err
 	}

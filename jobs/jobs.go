@@ -54,6 +54,13 @@ type Config struct {
 	// subscriptions due within it (7 days). TokenCheckInterval is how often it runs (1h).
 	TokenCheckAhead    time.Duration
 	TokenCheckInterval time.Duration
+	// WebhookDispatchInterval is how often new events are dispatched to webhook endpoints (2s).
+	WebhookDispatchInterval time.Duration
+	// WebhookRetryDelays are the waits between the attempts of a webhook delivery
+	// (billing.DefaultRetryDelays: about 3 days in all); it fails after the last.
+	WebhookRetryDelays []time.Duration
+	// WebhookTimeout bounds each attempt of a webhook delivery (10s).
+	WebhookTimeout time.Duration
 
 	// FaultPoint, when set, is called just before ("before:<step>") and just after
 	// ("after:<step>") every gateway call of a charge, and of a refund ("before:refund"). Crash tests use it to kill the process at
@@ -95,6 +102,15 @@ func (c Config) withDefaults() Config {
 	if c.TokenCheckInterval <= 0 {
 		c.TokenCheckInterval = time.Hour
 	}
+	if c.WebhookDispatchInterval <= 0 {
+		c.WebhookDispatchInterval = 2 * time.Second
+	}
+	if len(c.WebhookRetryDelays) == 0 {
+		c.WebhookRetryDelays = billing.DefaultRetryDelays
+	}
+	if c.WebhookTimeout <= 0 {
+		c.WebhookTimeout = 10 * time.Second
+	}
 	if c.RescueStuckAfter <= c.JobTimeout {
 		c.RescueStuckAfter = c.JobTimeout + time.Hour
 	}
@@ -130,6 +146,8 @@ func NewClient(deps Deps, cfg Config) (*Client, error) {
 	river.AddWorker(workers, &SyncSetupWorker{deps: deps, cfg: cfg})
 	river.AddWorker(workers, &DeactivateTokenWorker{deps: deps})
 	river.AddWorker(workers, &CheckTokensWorker{deps: deps, cfg: cfg})
+	river.AddWorker(workers, &DispatchEventsWorker{deps: deps, batchSize: cfg.BatchSize})
+	river.AddWorker(workers, newDeliverWebhookWorker(deps, cfg))
 
 	rc := &river.Config{
 		// River reports routine producer counts at Info every few seconds; keep its warnings.
@@ -145,6 +163,7 @@ func NewClient(deps Deps, cfg Config) (*Client, error) {
 			every(cfg.BillingInterval, BillDueSubscriptionsArgs{}),
 			every(cfg.ReconcileInterval, ReconcileChargesArgs{}),
 			every(cfg.TokenCheckInterval, CheckTokensArgs{}),
+			every(cfg.WebhookDispatchInterval, DispatchEventsArgs{}),
 			// Hourly, and on the leader's start, so that processes restarted more often still reap.
 			every(time.Hour, ReapIdempotencyKeysArgs{}),
 		}

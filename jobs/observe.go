@@ -11,6 +11,9 @@ type Observer interface {
 	// BillingRunFinished reports a scheduler pass that found subscriptions due: how many were due,
 	// how many charges it created, and how long the pass took.
 	BillingRunFinished(due, created int, d time.Duration)
+	// WebhookAttempted reports an attempt of a webhook delivery, by the delivery's status after
+	// it: succeeded, pending (to be retried) or failed (retries used up).
+	WebhookAttempted(status string)
 }
 
 // NopObserver is an Observer that ignores everything; it is the default.
@@ -21,3 +24,6 @@ func (NopObserver) ChargeFinished(string, string) {}
 
 // BillingRunFinished does nothing.
 func (NopObserver) BillingRunFinished(int, int, time.Duration) {}
+
+// WebhookAttempted does nothing.
+func (NopObserver) WebhookAttempted(string) {}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/recur-billing/recur/billing"
@@ -87,11 +89,28 @@ func (w *RefundChargeWorker) Work(ctx context.Context, job *river.Job[RefundChar
 		status, failure = billing.RefundNeedsReview, &billing.Failure{Code: billing.FailureRefundUnknown,
 			Reason: "the gateway's answer was lost (" + callErr.Error() + "): look the refund up at the gateway"}
 	}
-	if _, err := store.FinishRefund(context.WithoutCancel(ctx), db, r.ID, status, res.ID, failure, clock.Now()); err != nil {
+	if err := finishRefund(context.WithoutCancel(ctx), db, r, status, res.ID, failure, clock.Now()); err != nil {
 		return err
 	}
 	log.InfoContext(ctx, "refund finished", slog.String("status", string(status)))
 	return nil
+}
+
+// finishRefund records the gateway's answer to refund r and, when it succeeded, appends
+// charge.refunded, in one transaction.
+func finishRefund(ctx context.Context, pool *pgxpool.Pool, r billing.Refund, status billing.RefundStatus, gatewayRefundID string,
+	failure *billing.Failure, now time.Time) error {
+	return store.InTx(ctx, pool, func(tx pgx.Tx) error {
+		finished, err := store.FinishRefund(ctx, tx, r.ID, status, gatewayRefundID, failure, now)
+		if err != nil || !finished || status != billing.RefundSucceeded {
+			return err
+		}
+		c, err := store.GetCharge(ctx, tx, r.ChargeID)
+		if err != nil {
+			return err
+		}
+		return store.AppendEvent(ctx, tx, billing.ChargeEvent(billing.EventChargeRefunded, c, now))
+	})
 }
 
 func (w *RefundChargeWorker) faultPoint(point string) {

@@ -92,8 +92,14 @@ func (w *BillDueSubscriptionsWorker) billBatch(ctx context.Context, asOf time.Ti
 		charges := make([]billing.Charge, 0, len(subs))
 		owners := make([]*billing.Subscription, 0, len(subs)) // of each charge
 		for i := range subs {
+			from := subs[i].Status
 			if c, billed := subs[i].Renew(**run, now); billed {
 				charges, owners = append(charges, c), append(owners, &subs[i])
+			}
+			if t, ok := billing.StatusEvent(from, subs[i].Status); ok { // a cancel at period end
+				if err := store.AppendEvent(ctx, tx, billing.SubscriptionEvent(t, subs[i], now)); err != nil {
+					return err
+				}
 			}
 		}
 		if err := applyPeriodAmounts(ctx, tx, charges); err != nil {
@@ -176,6 +182,9 @@ func (w *BillDueSubscriptionsWorker) resumePausesEnded(ctx context.Context, tx p
 	}
 	for i := range subs {
 		if err := subs[i].Resume(*subs[i].PauseUntil, now); err != nil {
+			return 0, err
+		}
+		if err := store.AppendEvent(ctx, tx, billing.SubscriptionEvent(billing.EventSubscriptionResumed, subs[i], now)); err != nil {
 			return 0, err
 		}
 	}

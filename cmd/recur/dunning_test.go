@@ -148,10 +148,10 @@ func TestDunningSoftDeclineWalksTheSchedule(t *testing.T) {
 			require.Equal(t, want, e.eventTypes(id))
 			if end == billing.DunningCancel {
 				require.Equal(t, "canceled", s.Status)
-				require.Equal(t, []string{"subscription.past_due", "subscription.canceled"}, e.eventTypes(sub))
+				require.Equal(t, []string{"subscription.created", "subscription.past_due", "subscription.canceled"}, e.eventTypes(sub))
 			} else {
 				require.Equal(t, "unpaid", s.Status)
-				require.Equal(t, []string{"subscription.past_due"}, e.eventTypes(sub))
+				require.Equal(t, []string{"subscription.created", "subscription.past_due"}, e.eventTypes(sub))
 			}
 			e.clock.Set(s.NextBillingAt.Add(time.Hour))
 			e.waitSchedulerPasses(2)
@@ -202,12 +202,12 @@ func TestDunningRecovers(t *testing.T) {
 	require.Nil(t, c.NextRetryAt)
 	require.Equal(t, "active", e.getSubscription(sub).Status)
 	require.Equal(t, []string{"charge.failed", "charge.failed", "charge.succeeded"}, e.eventTypes(id))
-	require.Equal(t, []string{"subscription.past_due"}, e.eventTypes(sub))
+	require.Equal(t, []string{"subscription.created", "subscription.past_due"}, e.eventTypes(sub))
 
 	// The next period renews it.
 	e.clock.Set(t0.AddDate(0, 1, 0).Add(-3 * 24 * time.Hour)) // Jan 31 + 1 month is Feb 28
 	require.Equal(t, "succeeded", e.settledCharges(sub, 2)[0].Status)
-	require.Equal(t, []string{"subscription.past_due", "subscription.renewed"}, e.eventTypes(sub))
+	require.Equal(t, []string{"subscription.created", "subscription.past_due", "subscription.renewed"}, e.eventTypes(sub))
 }
 
 // TestDunningHardDeclines: a suspended token and an expired card are not retried: the charge
@@ -239,7 +239,7 @@ func TestDunningHardDeclines(t *testing.T) {
 			require.Empty(t, e.ledgerFor(id), "no payment was created")
 			require.Equal(t, "past_due", e.getSubscription(sub.ID).Status)
 			require.Equal(t, []string{"charge.failed"}, e.eventTypes(id))
-			require.Equal(t, []string{"subscription.past_due"}, e.eventTypes(sub.ID))
+			require.Equal(t, []string{"subscription.created", "subscription.past_due"}, e.eventTypes(sub.ID))
 
 			e.clock.Set(t0.AddDate(0, 0, 8))
 			time.Sleep(500 * time.Millisecond)

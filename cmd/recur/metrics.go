@@ -30,6 +30,7 @@ type metrics struct {
 	jobWait      *prometheus.HistogramVec
 	jobRun       *prometheus.HistogramVec
 	idempotency  *prometheus.CounterVec
+	webhooks     *prometheus.CounterVec
 }
 
 var _ jobs.Observer = (*metrics)(nil)
@@ -77,8 +78,13 @@ func newMetrics(pool *pgxpool.Pool, log *slog.Logger) *metrics {
 			Name: "recur_idempotency_requests_total",
 			Help: "API requests with an Idempotency-Key, by outcome: replayed (the stored answer sent again) or executed (anything else).",
 		}, []string{"outcome"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "recur_webhook_attempts_total",
+			Help: "Webhook delivery attempts, by the delivery's status after them: succeeded, pending (to be retried) or failed (retries used up).",
+		}, []string{"status"}),
 	}
 	m.reg.MustRegister(m.charges, m.gatewayCalls, m.runDuration, m.runSize, m.runCharges, m.jobWait, m.jobRun, m.idempotency,
+		m.webhooks,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		queueDepth{pool: pool, log: log, desc: prometheus.NewDesc("recur_river_jobs",
@@ -102,6 +108,11 @@ func (m *metrics) BillingRunFinished(due, created int, d time.Duration) {
 	m.runDuration.Observe(d.Seconds())
 	m.runSize.Observe(float64(due))
 	m.runCharges.Add(float64(created))
+}
+
+// WebhookAttempted counts a webhook delivery attempt.
+func (m *metrics) WebhookAttempted(status string) {
+	m.webhooks.WithLabelValues(status).Inc()
 }
 
 // gatewayCall records one gateway call; it is the timed.Gateway's record function.
