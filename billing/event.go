@@ -24,6 +24,8 @@ const (
 	EventChargeRefunded    EventType = "charge.refunded"
 	EventChargeNeedsReview EventType = "charge.needs_review"
 
+	EventRefundNeedsReview EventType = "refund.needs_review" // the gateway may or may not have refunded
+
 	EventPaymentMethodExpiring  EventType = "payment_method.expiring"
 	EventPaymentMethodSuspended EventType = "payment_method.suspended"
 	EventPaymentMethodUpdated   EventType = "payment_method.updated"
@@ -52,11 +54,39 @@ func SubscriptionEvent(t EventType, s Subscription, now time.Time) Event {
 	}, now)
 }
 
-// ChargeEvent reports what happened to c at now.
-func ChargeEvent(t EventType, c Charge, now time.Time) Event {
+// ChargeEvent reports what happened to c, whose refunds are refunds, at now.
+func ChargeEvent(t EventType, c Charge, refunds []Refund, now time.Time) Event {
+	return newEvent(t, "charge", c.ID, c.CustomerID, newChargeData(c, refunds), now)
+}
+
+// ChargeRefundEvent reports what happened to refund r of charge c (charge.refunded,
+// refund.needs_review): the charge, with its refunds' total, and the refund concerned.
+func ChargeRefundEvent(t EventType, c Charge, refunds []Refund, r Refund, now time.Time) Event {
+	d := newChargeData(c, refunds)
+	d.Refund = &refundData{ID: r.ID, Amount: r.Amount.Amount, Currency: r.Amount.Currency, Status: r.Status,
+		GatewayRefundID: r.GatewayRefundID}
+	if r.Failure != nil {
+		d.Refund.FailureCode, d.Refund.FailureReason = r.Failure.Code, r.Failure.Reason
+	}
+	return newEvent(t, "charge", c.ID, c.CustomerID, d, now)
+}
+
+// AmountRefunded is what the succeeded ones of refunds gave back.
+func AmountRefunded(refunds []Refund) int64 {
+	var n int64
+	for _, r := range refunds {
+		if r.Status == RefundSucceeded {
+			n += r.Amount.Amount
+		}
+	}
+	return n
+}
+
+func newChargeData(c Charge, refunds []Refund) chargeData {
 	d := chargeData{
 		ID: c.ID, CustomerID: c.CustomerID, SubscriptionID: c.SubscriptionID, PaymentMethodID: c.PaymentMethodID,
 		Amount: c.Amount.Amount, Currency: c.Amount.Currency, Status: c.Status, Description: c.Description,
+		AmountRefunded: AmountRefunded(refunds),
 	}
 	if !c.AdHoc() {
 		d.PeriodIndex, d.PeriodStart, d.PeriodEnd = &c.PeriodIndex, &c.PeriodStart, &c.PeriodEnd
@@ -65,7 +95,7 @@ func ChargeEvent(t EventType, c Charge, now time.Time) Event {
 		d.FailureCode, d.FailureReason = c.Failure.Code, c.Failure.Reason
 	}
 	d.NextRetryAt, d.RetryReason = c.NextRetryAt, c.RetryReason
-	return newEvent(t, "charge", c.ID, c.CustomerID, d, now)
+	return d
 }
 
 // PaymentMethodEvent reports what happened to pm at now.
@@ -117,6 +147,18 @@ type chargeData struct {
 	FailureReason   string       `json:"failure_reason,omitempty"`
 	NextRetryAt     *time.Time   `json:"next_retry_at"`
 	RetryReason     string       `json:"retry_reason,omitempty"`
+	AmountRefunded  int64        `json:"amount_refunded"` // by succeeded refunds
+	Refund          *refundData  `json:"refund,omitempty"`
+}
+
+type refundData struct {
+	ID              uuid.UUID    `json:"id"`
+	Amount          int64        `json:"amount"`
+	Currency        string       `json:"currency"`
+	Status          RefundStatus `json:"status"`
+	GatewayRefundID string       `json:"gateway_refund_id,omitempty"`
+	FailureCode     string       `json:"failure_code,omitempty"`
+	FailureReason   string       `json:"failure_reason,omitempty"`
 }
 
 type paymentMethodData struct {

@@ -17,6 +17,7 @@ var EventTypes = []EventType{
 	EventSubscriptionCreated, EventSubscriptionRenewed, EventSubscriptionPastDue, EventSubscriptionCanceled,
 	EventSubscriptionPaused, EventSubscriptionResumed,
 	EventChargeSucceeded, EventChargeFailed, EventChargeRefunded, EventChargeNeedsReview,
+	EventRefundNeedsReview,
 	EventPaymentMethodExpiring, EventPaymentMethodSuspended, EventPaymentMethodUpdated,
 }
 

@@ -442,7 +442,11 @@ func (c *collection) finish(ctx context.Context, o outcome) error {
 // end of dunning, renewed when a period after the first is paid.
 func chargeSettled(ctx context.Context, tx pgx.Tx, c billing.Charge, end billing.DunningEnd, now time.Time) error {
 	if t, ok := chargeEvents[c.Status]; ok {
-		if err := store.AppendEvent(ctx, tx, billing.ChargeEvent(t, c, now)); err != nil {
+		refunds, err := store.ListRefunds(ctx, tx, c.ID)
+		if err != nil {
+			return err
+		}
+		if err := store.AppendEvent(ctx, tx, billing.ChargeEvent(t, c, refunds[c.ID], now)); err != nil {
 			return err
 		}
 	}

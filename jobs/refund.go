@@ -59,7 +59,7 @@ func (w *RefundChargeWorker) Work(ctx context.Context, job *river.Job[RefundChar
 	}
 	if !started {
 		// Finished, or left sending by a run that stopped without knowing whether it was sent.
-		stopped, err := store.FinishRefund(ctx, db, job.Args.RefundID, billing.RefundNeedsReview, "", &billing.Failure{
+		stopped, err := finishRefund(ctx, db, job.Args.RefundID, billing.RefundNeedsReview, "", &billing.Failure{
 			Code: billing.FailureRefundUnknown, Reason: "a run stopped while sending the refund: look it up at the gateway"}, clock.Now())
 		if stopped {
 			log.WarnContext(ctx, "refund left sending: needs review")
@@ -75,7 +75,7 @@ func (w *RefundChargeWorker) Work(ctx context.Context, job *river.Job[RefundChar
 	switch class := gateway.ClassOf(callErr); {
 	case callErr == nil:
 	case class == gateway.Transient && job.Attempt < job.MaxAttempts:
-		if _, err := store.FinishRefund(context.WithoutCancel(ctx), db, r.ID, billing.RefundPending, "", nil, clock.Now()); err != nil {
+		if _, _, err := store.FinishRefund(context.WithoutCancel(ctx), db, r.ID, billing.RefundPending, "", nil, clock.Now()); err != nil {
 			return err
 		}
 		return callErr // River retries: the gateway did not take it
@@ -89,28 +89,45 @@ func (w *RefundChargeWorker) Work(ctx context.Context, job *river.Job[RefundChar
 		status, failure = billing.RefundNeedsReview, &billing.Failure{Code: billing.FailureRefundUnknown,
 			Reason: "the gateway's answer was lost (" + callErr.Error() + "): look the refund up at the gateway"}
 	}
-	if err := finishRefund(context.WithoutCancel(ctx), db, r, status, res.ID, failure, clock.Now()); err != nil {
+	if _, err := finishRefund(context.WithoutCancel(ctx), db, r.ID, status, res.ID, failure, clock.Now()); err != nil {
 		return err
 	}
 	log.InfoContext(ctx, "refund finished", slog.String("status", string(status)))
 	return nil
 }
 
-// finishRefund records the gateway's answer to refund r and, when it succeeded, appends
-// charge.refunded, in one transaction.
-func finishRefund(ctx context.Context, pool *pgxpool.Pool, r billing.Refund, status billing.RefundStatus, gatewayRefundID string,
-	failure *billing.Failure, now time.Time) error {
-	return store.InTx(ctx, pool, func(tx pgx.Tx) error {
-		finished, err := store.FinishRefund(ctx, tx, r.ID, status, gatewayRefundID, failure, now)
-		if err != nil || !finished || status != billing.RefundSucceeded {
+// finishRefund records how the sending of refund id ended and, when it succeeded or needs
+// review, appends charge.refunded or refund.needs_review, in one transaction. It reports whether
+// the refund was being sent.
+func finishRefund(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, status billing.RefundStatus, gatewayRefundID string,
+	failure *billing.Failure, now time.Time) (finished bool, err error) {
+	err = store.InTx(ctx, pool, func(tx pgx.Tx) error {
+		var r billing.Refund
+		r, finished, err = store.FinishRefund(ctx, tx, id, status, gatewayRefundID, failure, now)
+		if err != nil || !finished {
 			return err
+		}
+		t, ok := refundEvents[status]
+		if !ok {
+			return nil
 		}
 		c, err := store.GetCharge(ctx, tx, r.ChargeID)
 		if err != nil {
 			return err
 		}
-		return store.AppendEvent(ctx, tx, billing.ChargeEvent(billing.EventChargeRefunded, c, now))
+		refunds, err := store.ListRefunds(ctx, tx, c.ID)
+		if err != nil {
+			return err
+		}
+		return store.AppendEvent(ctx, tx, billing.ChargeRefundEvent(t, c, refunds[c.ID], r, now))
 	})
+	return finished, err
+}
+
+// refundEvents are the events of a refund's ends that the merchant hears of.
+var refundEvents = map[billing.RefundStatus]billing.EventType{
+	billing.RefundSucceeded:   billing.EventChargeRefunded,
+	billing.RefundNeedsReview: billing.EventRefundNeedsReview,
 }
 
 func (w *RefundChargeWorker) faultPoint(point string) {

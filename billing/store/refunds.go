@@ -71,27 +71,30 @@ func StartRefund(ctx context.Context, db DBTX, id uuid.UUID, now time.Time) (bil
 
 // FinishRefund records how the gateway call of a refund being sent ended: succeeded (with the
 // gateway's refund id), failed (its amount no longer held against the charge), needs_review,
-// or pending again when the gateway did not take it. It reports whether the refund was being sent.
-func FinishRefund(ctx context.Context, db DBTX, id uuid.UUID, status billing.RefundStatus, gatewayRefundID string, f *billing.Failure, now time.Time) (bool, error) {
+// or pending again when the gateway did not take it. It returns the refund as it is now, and
+// false (with no refund) when the refund was not being sent.
+func FinishRefund(ctx context.Context, db DBTX, id uuid.UUID, status billing.RefundStatus, gatewayRefundID string, f *billing.Failure, now time.Time) (billing.Refund, bool, error) {
 	var code, reason *string
 	if f != nil {
 		code, reason = &f.Code, &f.Reason
 	}
-	var n int
-	err := db.QueryRow(ctx, `
+	r, err := scanRefund(db.QueryRow(ctx, `
 		WITH r AS (
 			UPDATE refunds SET status = $2, gateway_refund_id = nullif($3, ''), failure_code = $4, failure_reason = $5,
 				updated_at = $6
 			WHERE id = $1 AND status = 'sending'
-			RETURNING charge_id, amount
+			RETURNING *
 		), c AS (
 			UPDATE charges c SET refunds_held = refunds_held - r.amount FROM r WHERE c.id = r.charge_id AND $2 = 'failed'
 		)
-		SELECT count(*) FROM r`, id, status, gatewayRefundID, code, reason, now).Scan(&n)
-	if err != nil {
-		return false, fmt.Errorf("finish refund: %w", err)
+		SELECT `+refundColumns+` FROM r`, id, status, gatewayRefundID, code, reason, now))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return billing.Refund{}, false, nil
 	}
-	return n > 0, nil
+	if err != nil {
+		return billing.Refund{}, false, fmt.Errorf("finish refund: %w", err)
+	}
+	return r, true, nil
 }
 
 // ListRefunds returns the refunds of the given charges, by charge, oldest first.

@@ -65,9 +65,11 @@ func TestConcurrentRefundsNeverExceedTheCharge(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, billing.RefundSending, started.Status)
-	finished, err := store.FinishRefund(ctx, db, first.ID, billing.RefundFailed, "", &billing.Failure{Code: "x"}, sub.CreatedAt)
+	finished, ok, err := store.FinishRefund(ctx, db, first.ID, billing.RefundFailed, "", &billing.Failure{Code: "x"}, sub.CreatedAt)
 	require.NoError(t, err)
-	require.True(t, finished)
+	require.True(t, ok)
+	require.Equal(t, billing.RefundFailed, finished.Status)
+	require.Equal(t, "x", finished.Failure.Code)
 	tx3, err := db.Begin(ctx)
 	require.NoError(t, err)
 	defer tx3.Rollback(ctx) //nolint:errcheck
@@ -103,7 +105,7 @@ func TestRevenueCountsSucceededRefunds(t *testing.T) {
 		_, _, err = store.StartRefund(ctx, db, r.ID, day.Add(time.Hour))
 		require.NoError(t, err)
 		if *amount == one {
-			_, err = store.FinishRefund(ctx, db, r.ID, billing.RefundSucceeded, "rf_1", nil, day.Add(time.Hour))
+			_, _, err = store.FinishRefund(ctx, db, r.ID, billing.RefundSucceeded, "rf_1", nil, day.Add(time.Hour))
 			require.NoError(t, err)
 		}
 	}

@@ -218,6 +218,10 @@ func TestRefundCrashIsNeverSentTwice(t *testing.T) {
 			p.stop(t)
 
 			require.Equal(t, billing.RefundNeedsReview, got)
+			var events int
+			require.NoError(t, e.pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE object_id = $1 AND type = 'refund.needs_review'
+				AND data->'refund'->>'id' = $2`, chargeID, r.ID.String()).Scan(&events))
+			require.Equal(t, 1, events, "the refund in review was reported")
 			payments := e.payments(chargeID)
 			require.Len(t, payments, 1)
 			sent := map[string]int{"before": 0, "after": 1}[when]

@@ -483,3 +483,49 @@ func TestWebhookSecretsAreNeverLogged(t *testing.T) {
 		require.NotContains(t, out, s)
 	}
 }
+
+// TestWebhookRefundEvents: a succeeded refund is delivered as charge.refunded with the charge's
+// refunded total and the refund; one whose outcome is unknown, as refund.needs_review (nothing
+// else tells anyone), with what was refunded before it.
+func TestWebhookRefundEvents(t *testing.T) {
+	t.Parallel()
+	e := webhookEnv(t)
+	rc := newReceiver(t, e.clock, nil)
+	e.endpoint(rc.srv.URL, []string{"charge.refunded", "refund.needs_review"}, true)
+	id := e.adHocCharge(egwsim.TokenActive, 1000)
+
+	first := e.refund(id, 300)
+	ev := rc.wait(1)[0].event(t)
+	require.Equal(t, "charge.refunded", ev.Type)
+	require.Equal(t, "charge", ev.ObjectType)
+	require.Equal(t, id, ev.ObjectID)
+	require.Equal(t, "succeeded", ev.Data["status"])
+	require.EqualValues(t, 1000, ev.Data["amount"])
+	require.EqualValues(t, 300, ev.Data["amount_refunded"])
+	refund := ev.Data["refund"].(map[string]any)
+	require.Equal(t, first.ID, refund["id"])
+	require.EqualValues(t, 300, refund["amount"])
+	require.Equal(t, "EUR", refund["currency"])
+	require.Equal(t, "succeeded", refund["status"])
+	require.NotEmpty(t, refund["gateway_refund_id"])
+
+	e.sim.FailNext(egwsim.OpRefund, egwsim.Fault{Kind: egwsim.KindReset, AfterEffect: true})
+	lost := e.refund(id, 400)
+	ev = rc.wait(2)[1].event(t)
+	require.Equal(t, "refund.needs_review", ev.Type)
+	require.Equal(t, id, ev.ObjectID)
+	require.EqualValues(t, 300, ev.Data["amount_refunded"], "only the succeeded refund")
+	refund = ev.Data["refund"].(map[string]any)
+	require.Equal(t, lost.ID, refund["id"])
+	require.EqualValues(t, 400, refund["amount"])
+	require.Equal(t, "needs_review", refund["status"])
+	require.Equal(t, billing.FailureRefundUnknown, refund["failure_code"])
+	require.Equal(t, []string{"charge.succeeded", "charge.refunded", "refund.needs_review"}, e.eventTypes(id))
+
+	var listed struct {
+		Data []webhookEvent `json:"data"`
+	}
+	require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/events?type=refund.needs_review&object_id="+id, nil, &listed))
+	require.Len(t, listed.Data, 1)
+	require.Equal(t, ev.ID, listed.Data[0].ID)
+}
