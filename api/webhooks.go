@@ -2,14 +2,17 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/recur-billing/recur/billing"
 	"github.com/recur-billing/recur/billing/store"
+	"github.com/recur-billing/recur/jobs"
 )
 
 type webhookEndpointJSON struct {
@@ -19,15 +22,22 @@ type webhookEndpointJSON struct {
 	Description        string     `json:"description"`
 	Enabled            bool       `json:"enabled"`
 	OldSecretExpiresAt *time.Time `json:"old_secret_expires_at"`
+	FailedDeliveries   int        `json:"failed_deliveries"`
+	RetryingDeliveries int        `json:"retrying_deliveries"`
+	LastFailureAt      *time.Time `json:"last_failure_at"`
 	CreatedAt          time.Time  `json:"created_at"`
 	UpdatedAt          time.Time  `json:"updated_at"`
 	// Secret is shown once: in the answers that create it (the endpoint's creation and a rotation).
 	Secret string `json:"secret,omitempty"`
 }
 
-func webhookEndpointOut(e billing.WebhookEndpoint) webhookEndpointJSON {
+// webhookEndpointOut shows an endpoint: its replaced secret's expiry only while that still
+// signs, and its failing deliveries.
+func (a *API) webhookEndpointOut(e billing.WebhookEndpoint) webhookEndpointJSON {
 	return webhookEndpointJSON{ID: e.ID, URL: e.URL, EventTypes: e.EventTypes, Description: e.Description,
-		Enabled: e.Enabled, OldSecretExpiresAt: e.OldSecretExpiresAt, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+		Enabled: e.Enabled, OldSecretExpiresAt: e.OldSecretSigningUntil(a.clock.Now()),
+		FailedDeliveries: e.Failing.Failed, RetryingDeliveries: e.Failing.Retrying, LastFailureAt: e.Failing.LastFailureAt,
+		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 }
 
 // createWebhookEndpoint registers a URL for the event types it names (or "*"), and answers with
@@ -52,7 +62,7 @@ func (a *API) createWebhookEndpoint(ctx context.Context, tx pgx.Tx, r *http.Requ
 	if err := store.CreateWebhookEndpoint(ctx, tx, e, secret); err != nil {
 		return 0, nil, err
 	}
-	out := webhookEndpointOut(e)
+	out := a.webhookEndpointOut(e)
 	out.Secret = secret
 	return http.StatusCreated, out, nil
 }
@@ -92,7 +102,10 @@ func (a *API) updateWebhookEndpoint(ctx context.Context, tx pgx.Tx, r *http.Requ
 	if err := store.UpdateWebhookEndpoint(ctx, tx, e); err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, webhookEndpointOut(e), nil
+	if e, err = store.GetWebhookEndpoint(ctx, tx, e.ID); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, a.webhookEndpointOut(e), nil
 }
 
 // deleteWebhookEndpoint deletes an endpoint, its secrets and its delivery log.
@@ -136,7 +149,7 @@ func (a *API) rotateWebhookSecret(ctx context.Context, tx pgx.Tx, r *http.Reques
 	if e, err = store.GetWebhookEndpoint(ctx, tx, e.ID); err != nil {
 		return 0, nil, err
 	}
-	out := webhookEndpointOut(e)
+	out := a.webhookEndpointOut(e)
 	out.Secret = secret
 	return http.StatusOK, out, nil
 }
@@ -153,7 +166,7 @@ func (a *API) lockWebhookEndpoint(ctx context.Context, tx pgx.Tx, r *http.Reques
 func (a *API) listWebhookEndpoints(w http.ResponseWriter, r *http.Request) {
 	listOf(a, w, r, func(after *uuid.UUID, n int) ([]billing.WebhookEndpoint, error) {
 		return store.ListWebhookEndpoints(r.Context(), a.db, after, n)
-	}, as(webhookEndpointOut))
+	}, as(a.webhookEndpointOut))
 }
 
 type webhookDeliveryJSON struct {
@@ -194,10 +207,83 @@ func (a *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := store.GetWebhookEndpoint(r.Context(), a.db, id); err != nil {
+		if _, err := store.GetWebhookEndpointSettings(r.Context(), a.db, id); err != nil {
 			return nil, err
 		}
 		f := store.DeliveryFilter{EndpointID: id, EventID: eventID, StartingAfter: after}
 		return store.ListWebhookDeliveries(r.Context(), a.db, f, n)
 	}, as(webhookDeliveryOut))
+}
+
+// retryWebhookDelivery sends a delivery again now, failed or succeeded, as one more attempt
+// recorded in its log (not retried if it fails). A pending delivery, or one of a disabled
+// endpoint, is a conflict. The answer is 202 with the delivery pending.
+func (a *API) retryWebhookDelivery(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
+	deliveryID, err := parseID("delivery_id", chi.URLParam(r, "delivery_id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	ep, err := a.lockWebhookEndpoint(ctx, tx, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := ep.Redeliverable(); err != nil {
+		return 0, nil, err
+	}
+	d, err := store.LockWebhookDelivery(ctx, tx, ep.ID, deliveryID)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := d.Redeliver(a.clock.Now()); err != nil {
+		return 0, nil, err
+	}
+	if err := store.RedeliverWebhookDelivery(ctx, tx, d); err != nil {
+		return 0, nil, err
+	}
+	if err := jobs.EnqueueDeliveries(ctx, a.jobs, tx, []uuid.UUID{d.ID}, true); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusAccepted, webhookDeliveryOut(d), nil
+}
+
+// retryFailedWebhookDeliveries sends again, now, the endpoint's failed deliveries of events
+// dispatched since {"since": RFC 3339 time}, oldest first, at most {"limit": n} (default and
+// most billing.MaxRedeliveries) per request: a receiver that was down asks again while the
+// answer says has_more. Each is one more attempt, as retryWebhookDelivery makes.
+func (a *API) retryFailedWebhookDeliveries(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
+	var in struct {
+		Since string `json:"since"`
+		Limit *int   `json:"limit"`
+	}
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	since, err := time.Parse(time.RFC3339, in.Since)
+	if err != nil {
+		return 0, nil, &billing.ValidationError{Field: "since", Reason: "is required: an RFC 3339 time, such as 2026-01-01T00:00:00Z"}
+	}
+	n := billing.MaxRedeliveries
+	if in.Limit != nil {
+		if n = *in.Limit; n < 1 || n > billing.MaxRedeliveries {
+			return 0, nil, &billing.ValidationError{Field: "limit", Reason: fmt.Sprintf("must be from 1 to %d", billing.MaxRedeliveries)}
+		}
+	}
+	ep, err := a.lockWebhookEndpoint(ctx, tx, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := ep.Redeliverable(); err != nil {
+		return 0, nil, err
+	}
+	ids, more, err := store.RedeliverFailedDeliveries(ctx, tx, ep.ID, since, a.clock.Now(), n)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := jobs.EnqueueDeliveries(ctx, a.jobs, tx, ids, true); err != nil {
+		return 0, nil, err
+	}
+	if ids == nil {
+		ids = []uuid.UUID{}
+	}
+	return http.StatusAccepted, map[string]any{"delivery_ids": ids, "has_more": more}, nil
 }

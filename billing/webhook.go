@@ -66,6 +66,24 @@ type WebhookEndpoint struct {
 	// OldSecretExpiresAt, when set, is when the secret replaced by the latest rotation stops
 	// signing.
 	OldSecretExpiresAt *time.Time
+	// Failing counts its deliveries whose latest attempt failed; read with it, not stored.
+	Failing DeliveryFailures
+}
+
+// DeliveryFailures are an endpoint's deliveries whose latest attempt failed.
+type DeliveryFailures struct {
+	Failed        int        // given up on: nothing sends them again but a redelivery
+	Retrying      int        // pending, their next retry planned
+	LastFailureAt *time.Time // the latest of their attempts
+}
+
+// OldSecretSigningUntil is when the secret replaced by the latest rotation stops signing, while
+// it still signs at now; nil once its grace period has passed (or when there is none).
+func (e WebhookEndpoint) OldSecretSigningUntil(now time.Time) *time.Time {
+	if e.OldSecretExpiresAt == nil || !e.OldSecretExpiresAt.After(now) {
+		return nil
+	}
+	return e.OldSecretExpiresAt
 }
 
 // Validate checks the endpoint's fields and sorts its event types.
@@ -161,6 +179,28 @@ func (d *WebhookDelivery) Attempted(status int, problem string, now time.Time, d
 		d.NextAttemptAt = &next
 	}
 }
+
+// Redeliverable refuses a redelivery to a disabled endpoint (a deleted one is not found).
+func (e WebhookEndpoint) Redeliverable() error {
+	if !e.Enabled {
+		return &ConflictError{Reason: "the webhook endpoint is disabled: enable it to redeliver"}
+	}
+	return nil
+}
+
+// Redeliver makes d, failed or succeeded, pending again for one more attempt at now, outside its
+// retry schedule (the attempt is made with no retry delays: it succeeds or fails at once). A
+// pending delivery is already on its way.
+func (d *WebhookDelivery) Redeliver(now time.Time) error {
+	if d.Status == DeliveryPending {
+		return &ConflictError{Reason: "the delivery is pending: its next attempt is already planned"}
+	}
+	d.Status, d.NextAttemptAt = DeliveryPending, &now
+	return nil
+}
+
+// MaxRedeliveries bounds the failed deliveries that one request sends again.
+const MaxRedeliveries = 1000
 
 // NewDeliveries makes one pending delivery of each event to each endpoint subscribed to its type.
 func NewDeliveries(events []Event, endpoints []WebhookEndpoint, now time.Time) []WebhookDelivery {

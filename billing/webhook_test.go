@@ -134,3 +134,30 @@ func TestDefaultRetryDelaysLastAboutThreeDays(t *testing.T) {
 	}
 	require.InDelta(t, 72, sum.Hours(), 2)
 }
+
+// TestRedeliver: a failed or succeeded delivery becomes pending, due now; a pending one, and any
+// of a disabled endpoint, is a conflict.
+func TestRedeliver(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, status := range []DeliveryStatus{DeliveryFailed, DeliverySucceeded} {
+		d := WebhookDelivery{Status: status, Attempts: 3}
+		require.NoError(t, d.Redeliver(now))
+		require.Equal(t, DeliveryPending, d.Status)
+		require.Equal(t, now, *d.NextAttemptAt)
+		require.Equal(t, 3, d.Attempts, "the attempt counts when it is made")
+	}
+	pending := WebhookDelivery{Status: DeliveryPending}
+	require.ErrorIs(t, pending.Redeliver(now), ErrConflict)
+	require.NoError(t, WebhookEndpoint{Enabled: true}.Redeliverable())
+	require.ErrorIs(t, WebhookEndpoint{}.Redeliverable(), ErrConflict)
+}
+
+// TestOldSecretSigningUntil: the replaced secret's expiry shows while it signs, and not after.
+func TestOldSecretSigningUntil(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	until := now.Add(time.Hour)
+	e := WebhookEndpoint{OldSecretExpiresAt: &until}
+	require.Equal(t, &until, e.OldSecretSigningUntil(now))
+	require.Nil(t, e.OldSecretSigningUntil(until))
+	require.Nil(t, WebhookEndpoint{}.OldSecretSigningUntil(now))
+}

@@ -78,14 +78,8 @@ func (w *DispatchEventsWorker) dispatchBatch(ctx context.Context) (n int, err er
 		if err != nil {
 			return err
 		}
-		if len(ids) > 0 {
-			params := make([]river.InsertManyParams, len(ids))
-			for i, id := range ids {
-				params[i] = river.InsertManyParams{Args: DeliverWebhookArgs{DeliveryID: id}}
-			}
-			if _, err := river.ClientFromContext[pgx.Tx](ctx).InsertManyTx(ctx, tx, params); err != nil {
-				return fmt.Errorf("enqueue deliveries: %w", err)
-			}
+		if err := EnqueueDeliveries(ctx, river.ClientFromContext[pgx.Tx](ctx), tx, ids, false); err != nil {
+			return err
 		}
 		n = len(events)
 		return store.SetDispatchCursor(ctx, tx, cursors[len(cursors)-1])
@@ -96,13 +90,39 @@ func (w *DispatchEventsWorker) dispatchBatch(ctx context.Context) (n int, err er
 // DeliverWebhookArgs asks for a webhook delivery to be sent.
 type DeliverWebhookArgs struct {
 	DeliveryID uuid.UUID `json:"delivery_id"`
+	// Redelivery is a single attempt asked for through the API: it is not retried.
+	Redelivery bool `json:"redelivery,omitempty"`
+}
+
+// EnqueueDeliveries enqueues the sending of the deliveries ids in tx, the transaction that
+// stores them pending.
+func EnqueueDeliveries(ctx context.Context, client *Client, tx pgx.Tx, ids []uuid.UUID, redelivery bool) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: DeliverWebhookArgs{DeliveryID: id, Redelivery: redelivery}}
+	}
+	if _, err := client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("enqueue deliveries: %w", err)
+	}
+	return nil
 }
 
 // Kind names the job in River.
 func (DeliverWebhookArgs) Kind() string { return "deliver_webhook" }
 
-// InsertOpts keeps one unfinished job per delivery.
-func (DeliverWebhookArgs) InsertOpts() river.InsertOpts { return oneUnfinishedPerArgs() }
+// InsertOpts keeps one unfinished job per delivery dispatched. A redelivery is not unique by
+// args: the job of its previous attempt may not be marked completed yet, and a skipped insert
+// would leave the delivery pending with no job. Its delivery's state, set pending under its row
+// lock, is what admits one redelivery at a time.
+func (a DeliverWebhookArgs) InsertOpts() river.InsertOpts {
+	if a.Redelivery {
+		return river.InsertOpts{}
+	}
+	return oneUnfinishedPerArgs()
+}
 
 // Headers of a delivery besides the signature.
 const (
@@ -115,7 +135,7 @@ const (
 // redirect too: none is followed), or no answer within WebhookTimeout, is retried after the next
 // of WebhookRetryDelays, and the delivery fails once they are used up. Delivery is at least
 // once: a run that stops after sending sends again, with the same event id. A disabled or
-// deleted endpoint is sent nothing more.
+// deleted endpoint is sent nothing more. A redelivery asked for through the API is one attempt.
 type DeliverWebhookWorker struct {
 	river.WorkerDefaults[DeliverWebhookArgs]
 	deps   Deps
@@ -142,7 +162,7 @@ func (w *DeliverWebhookWorker) Work(ctx context.Context, job *river.Job[DeliverW
 	}
 	log := w.deps.Logger.With(slog.String("delivery_id", d.ID.String()), slog.String("event_id", d.EventID.String()),
 		slog.String("endpoint_id", d.EndpointID.String()))
-	ep, err := store.GetWebhookEndpoint(ctx, db, d.EndpointID)
+	ep, err := store.GetWebhookEndpointSettings(ctx, db, d.EndpointID)
 	if errors.Is(err, billing.ErrNotFound) {
 		return nil
 	}
@@ -158,7 +178,11 @@ func (w *DeliverWebhookWorker) Work(ctx context.Context, job *river.Job[DeliverW
 	if err != nil {
 		return err
 	}
-	d.Attempted(status, problem, w.deps.Clock.Now(), w.cfg.WebhookRetryDelays)
+	delays := w.cfg.WebhookRetryDelays
+	if job.Args.Redelivery {
+		delays = nil
+	}
+	d.Attempted(status, problem, w.deps.Clock.Now(), delays)
 	recorded, err := store.RecordDeliveryAttempt(context.WithoutCancel(ctx), db, d)
 	if err != nil || !recorded {
 		return err

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -98,6 +99,58 @@ func GetWebhookDelivery(ctx context.Context, db DBTX, id uuid.UUID) (billing.Web
 		return d, notFound(err, "webhook delivery "+id.String())
 	}
 	return d, nil
+}
+
+// LockWebhookDelivery reads the endpoint's delivery id and locks it until the end of tx.
+func LockWebhookDelivery(ctx context.Context, tx pgx.Tx, endpointID, id uuid.UUID) (billing.WebhookDelivery, error) {
+	d, err := scanDelivery(tx.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
+		WHERE d.id = $1 AND d.endpoint_id = $2 FOR UPDATE OF d`, id, endpointID))
+	if err != nil {
+		return d, notFound(err, "webhook delivery "+id.String())
+	}
+	return d, nil
+}
+
+// RedeliverWebhookDelivery stores a delivery made pending again (billing.WebhookDelivery.Redeliver).
+// Lock it first.
+func RedeliverWebhookDelivery(ctx context.Context, tx pgx.Tx, d billing.WebhookDelivery) error {
+	if _, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET status = $2, next_attempt_at = $3 WHERE id = $1`,
+		d.ID, d.Status, d.NextAttemptAt); err != nil {
+		return fmt.Errorf("redeliver webhook delivery: %w", err)
+	}
+	return nil
+}
+
+// RedeliverFailedDeliveries makes up to limit of the endpoint's failed deliveries created at or
+// after since pending again, due at now, oldest first. It returns their ids, and whether more are
+// left (read from the partial index webhook_deliveries_failing). Lock the endpoint first.
+func RedeliverFailedDeliveries(ctx context.Context, tx pgx.Tx, endpointID uuid.UUID, since, now time.Time, limit int) (ids []uuid.UUID, more bool, err error) {
+	rows, err := tx.Query(ctx, `
+		WITH c AS (
+			SELECT id, created_at FROM webhook_deliveries
+			WHERE endpoint_id = $1 AND last_error IS NOT NULL AND status = 'failed' AND created_at >= $2
+			ORDER BY created_at, id LIMIT $4 + 1 FOR UPDATE
+		), u AS (
+			UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $3
+			WHERE id IN (SELECT id FROM c ORDER BY created_at, id LIMIT $4)
+			RETURNING id
+		)
+		SELECT id, (SELECT count(*) FROM c) > $4 FROM u`, endpointID, since, now, limit)
+	if err != nil {
+		return nil, false, fmt.Errorf("redeliver failed deliveries: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id, &more); err != nil {
+			return nil, false, fmt.Errorf("redeliver failed deliveries: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("redeliver failed deliveries: %w", err)
+	}
+	return ids, more, nil
 }
 
 // RecordDeliveryAttempt stores how an attempt of a pending delivery went (see

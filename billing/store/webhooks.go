@@ -26,9 +26,20 @@ func CreateWebhookEndpoint(ctx context.Context, db DBTX, e billing.WebhookEndpoi
 	return nil
 }
 
-// GetWebhookEndpoint reads an endpoint (not its secrets).
+// GetWebhookEndpoint reads an endpoint (not its secrets), with its failing deliveries.
 func GetWebhookEndpoint(ctx context.Context, db DBTX, id uuid.UUID) (billing.WebhookEndpoint, error) {
-	e, err := scanEndpoint(db.QueryRow(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints e WHERE id = $1`, id))
+	e, err := scanEndpoint(db.QueryRow(ctx, `
+		SELECT `+endpointColumns+`, `+failingColumns+` FROM webhook_endpoints e, `+failingJoin+` WHERE id = $1`, id), true)
+	if err != nil {
+		return e, notFound(err, "webhook endpoint "+id.String())
+	}
+	return e, nil
+}
+
+// GetWebhookEndpointSettings reads an endpoint (not its secrets) without counting its failing
+// deliveries, as sending needs it.
+func GetWebhookEndpointSettings(ctx context.Context, db DBTX, id uuid.UUID) (billing.WebhookEndpoint, error) {
+	e, err := scanEndpoint(db.QueryRow(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints e WHERE id = $1`, id), false)
 	if err != nil {
 		return e, notFound(err, "webhook endpoint "+id.String())
 	}
@@ -37,7 +48,7 @@ func GetWebhookEndpoint(ctx context.Context, db DBTX, id uuid.UUID) (billing.Web
 
 // LockWebhookEndpoint reads an endpoint and locks it until the end of tx.
 func LockWebhookEndpoint(ctx context.Context, tx pgx.Tx, id uuid.UUID) (billing.WebhookEndpoint, error) {
-	e, err := scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints e WHERE id = $1 FOR UPDATE`, id))
+	e, err := scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints e WHERE id = $1 FOR UPDATE`, id), false)
 	if err != nil {
 		return e, notFound(err, "webhook endpoint "+id.String())
 	}
@@ -45,19 +56,19 @@ func LockWebhookEndpoint(ctx context.Context, tx pgx.Tx, id uuid.UUID) (billing.
 }
 
 // ListWebhookEndpoints returns up to limit endpoints, newest first, after the one startingAfter
-// names if set.
+// names if set, with their failing deliveries.
 func ListWebhookEndpoints(ctx context.Context, db DBTX, startingAfter *uuid.UUID, limit int) ([]billing.WebhookEndpoint, error) {
 	rows, err := db.Query(ctx, `
-		SELECT `+endpointColumns+` FROM webhook_endpoints e
+		SELECT `+endpointColumns+`, `+failingColumns+` FROM webhook_endpoints e, `+failingJoin+`
 		WHERE $1::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM webhook_endpoints WHERE id = $1)
 		ORDER BY created_at DESC, id DESC LIMIT $2`, startingAfter, limit)
-	return collectEndpoints(rows, err)
+	return collectEndpoints(rows, err, true)
 }
 
 // EnabledWebhookEndpoints returns every enabled endpoint.
 func EnabledWebhookEndpoints(ctx context.Context, db DBTX) ([]billing.WebhookEndpoint, error) {
 	rows, err := db.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints e WHERE enabled ORDER BY id`)
-	return collectEndpoints(rows, err)
+	return collectEndpoints(rows, err, false)
 }
 
 // UpdateWebhookEndpoint stores an endpoint's url, event types, description and enabled flag.
@@ -117,17 +128,31 @@ func WebhookSecrets(ctx context.Context, db DBTX, endpointID uuid.UUID, now time
 const endpointColumns = `id, url, event_types, description, enabled, created_at, updated_at,
 	(SELECT max(expires_at) FROM webhook_secrets s WHERE s.endpoint_id = e.id)`
 
-func scanEndpoint(row pgx.Row) (billing.WebhookEndpoint, error) {
+// failingJoin counts the failing deliveries of the endpoint aliased e (from the partial index
+// webhook_deliveries_failing), and failingColumns reads them.
+const (
+	failingJoin = `LATERAL (SELECT count(*) FILTER (WHERE d.status = 'failed') AS failed,
+		count(*) FILTER (WHERE d.status = 'pending') AS retrying, max(d.last_attempt_at) AS last_failure_at
+		FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.last_error IS NOT NULL) f`
+	failingColumns = `f.failed, f.retrying, f.last_failure_at`
+)
+
+// scanEndpoint reads endpointColumns, then failingColumns if failing.
+func scanEndpoint(row pgx.Row, failing bool) (billing.WebhookEndpoint, error) {
 	var e billing.WebhookEndpoint
-	err := row.Scan(&e.ID, &e.URL, &e.EventTypes, &e.Description, &e.Enabled, &e.CreatedAt, &e.UpdatedAt, &e.OldSecretExpiresAt)
+	dest := []any{&e.ID, &e.URL, &e.EventTypes, &e.Description, &e.Enabled, &e.CreatedAt, &e.UpdatedAt, &e.OldSecretExpiresAt}
+	if failing {
+		dest = append(dest, &e.Failing.Failed, &e.Failing.Retrying, &e.Failing.LastFailureAt)
+	}
+	err := row.Scan(dest...)
 	return e, err
 }
 
-func collectEndpoints(rows pgx.Rows, err error) ([]billing.WebhookEndpoint, error) {
+func collectEndpoints(rows pgx.Rows, err error, failing bool) ([]billing.WebhookEndpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list webhook endpoints: %w", err)
 	}
-	endpoints, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.WebhookEndpoint, error) { return scanEndpoint(row) })
+	endpoints, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.WebhookEndpoint, error) { return scanEndpoint(row, failing) })
 	if err != nil {
 		return nil, fmt.Errorf("list webhook endpoints: %w", err)
 	}

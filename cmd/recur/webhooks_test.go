@@ -106,9 +106,13 @@ type endpointOut struct {
 	Enabled            bool       `json:"enabled"`
 	Secret             string     `json:"secret"`
 	OldSecretExpiresAt *time.Time `json:"old_secret_expires_at"`
+	FailedDeliveries   int        `json:"failed_deliveries"`
+	RetryingDeliveries int        `json:"retrying_deliveries"`
+	LastFailureAt      *time.Time `json:"last_failure_at"`
 }
 
 type deliveryOut struct {
+	ID             string     `json:"id"`
 	EventID        string     `json:"event_id"`
 	EventType      string     `json:"event_type"`
 	Status         string     `json:"status"`
@@ -390,6 +394,9 @@ func TestWebhookSecretRotation(t *testing.T) {
 	require.NoError(t, verify(during, rotated.Secret), "the new one too")
 
 	e.clock.Advance(time.Hour + time.Second)
+	var got endpointOut
+	require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/webhook_endpoints/"+ep.ID, nil, &got))
+	require.Nil(t, got.OldSecretExpiresAt, "not shown once the grace period has passed")
 	after := toggle("pause")
 	require.Equal(t, 1, v1s(after))
 	require.NoError(t, verify(after, rotated.Secret))
@@ -528,4 +535,136 @@ func TestWebhookRefundEvents(t *testing.T) {
 	require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/events?type=refund.needs_review&object_id="+id, nil, &listed))
 	require.Len(t, listed.Data, 1)
 	require.Equal(t, ev.ID, listed.Data[0].ID)
+}
+
+// TestWebhookRedelivery: a receiver that was down has its deliveries failed, which its endpoint
+// counts; once it is up, one delivery is sent again on request (one more attempt in its log,
+// idempotent with an Idempotency-Key, not retried when it fails), a delivered one too, and then
+// all failed ones since a time, a bounded number per request. A disabled endpoint refuses.
+func TestWebhookRedelivery(t *testing.T) {
+	t.Parallel()
+	delays := []time.Duration{100 * time.Millisecond}
+	e := webhookEnv(t, func(c *jobs.Config) { c.WebhookRetryDelays = delays })
+	var mu sync.Mutex
+	up := false
+	rc := newReceiver(t, e.clock, func(int) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if up {
+			return http.StatusOK
+		}
+		return http.StatusServiceUnavailable
+	})
+	setUp := func(b bool) { mu.Lock(); up = b; mu.Unlock() }
+	ep := e.endpoint(rc.srv.URL, []string{"subscription.created", "subscription.paused", "subscription.resumed"}, true)
+	getEndpoint := func() endpointOut {
+		var got endpointOut
+		require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/webhook_endpoints/"+ep.ID, nil, &got))
+		return got
+	}
+	require.Zero(t, getEndpoint().FailedDeliveries)
+	require.Nil(t, getEndpoint().LastFailureAt)
+
+	// Down: each of three events is tried twice, then its delivery fails.
+	since := e.clock.Now()
+	sub := e.subscribe(egwsim.TokenActive)
+	e.post("/v1/subscriptions/"+sub+"/pause", nil, http.StatusOK, nil)
+	e.post("/v1/subscriptions/"+sub+"/resume", nil, http.StatusOK, nil)
+	rc.wait(6)
+	var failed []deliveryOut
+	require.Eventually(t, func() bool {
+		failed = e.deliveries(ep.ID)
+		for _, d := range failed {
+			if d.Status != "failed" {
+				return false
+			}
+		}
+		return len(failed) == 3
+	}, 10*time.Second, 20*time.Millisecond)
+	got := getEndpoint()
+	require.Equal(t, 3, got.FailedDeliveries)
+	require.Zero(t, got.RetryingDeliveries)
+	latest := failed[0].LastAttemptAt
+	for _, d := range failed {
+		require.Equal(t, 2, d.Attempts)
+		if d.LastAttemptAt.After(*latest) {
+			latest = d.LastAttemptAt
+		}
+	}
+	require.Equal(t, *latest, *got.LastFailureAt)
+
+	// Still down: a redelivery is one attempt, which fails at once and is not retried.
+	oldest := failed[len(failed)-1]
+	retry := "/v1/webhook_endpoints/" + ep.ID + "/deliveries/" + oldest.ID + "/retry"
+	var d deliveryOut
+	e.post(retry, nil, http.StatusAccepted, &d)
+	require.Equal(t, "pending", d.Status)
+	rc.wait(7)
+	require.Eventually(t, func() bool { return e.deliveries(ep.ID)[2].Status == "failed" }, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, 3, e.deliveries(ep.ID)[2].Attempts)
+	time.Sleep(5 * delays[0])
+	require.Len(t, rc.requests(), 7, "a redelivery is not retried")
+
+	// Disabled: refused. Unknown delivery: not found.
+	e.post("/v1/webhook_endpoints/"+ep.ID, map[string]any{"enabled": false}, http.StatusOK, nil)
+	e.post(retry, nil, http.StatusConflict, nil)
+	e.post("/v1/webhook_endpoints/"+ep.ID+"/deliveries/retry_failed", map[string]any{"since": since}, http.StatusConflict, nil)
+	e.post("/v1/webhook_endpoints/"+ep.ID, map[string]any{"enabled": true}, http.StatusOK, nil)
+	e.post("/v1/webhook_endpoints/"+ep.ID+"/deliveries/"+ep.ID+"/retry", nil, http.StatusNotFound, nil)
+
+	// Up: one delivery, sent again once with one Idempotency-Key; the same event, signed.
+	setUp(true)
+	first := e.postKeyed(e.key, retry, ``, "redeliver-1")
+	require.Equal(t, http.StatusAccepted, first.status, first.body)
+	requireReplay(t, first, e.postKeyed(e.key, retry, ``, "redeliver-1"))
+	r := rc.wait(8)[7]
+	require.Equal(t, oldest.EventID, r.event(t).ID)
+	require.NoError(t, webhooksig.Verify(r.header.Get(webhooksig.Header), r.body, ep.Secret, webhooksig.Tolerance, r.now))
+	require.Eventually(t, func() bool { return e.deliveries(ep.ID)[2].Status == "succeeded" }, 10*time.Second, 20*time.Millisecond)
+	d = e.deliveries(ep.ID)[2]
+	require.Equal(t, 4, d.Attempts)
+	require.Equal(t, 200, *d.LastStatusCode)
+	require.Nil(t, d.LastError)
+	require.NotNil(t, d.DeliveredAt)
+	require.Equal(t, 2, getEndpoint().FailedDeliveries)
+
+	// A delivered one, again on request.
+	e.post(retry, nil, http.StatusAccepted, nil)
+	require.Equal(t, oldest.EventID, rc.wait(9)[8].event(t).ID)
+	require.Eventually(t, func() bool { d = e.deliveries(ep.ID)[2]; return d.Attempts == 5 }, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, "succeeded", d.Status)
+
+	// All failed ones since the outage began, one per request here: the oldest first.
+	var p problemOut
+	require.Equal(t, 422, e.do(http.MethodPost, "/v1/webhook_endpoints/"+ep.ID+"/deliveries/retry_failed", map[string]any{}, &p))
+	require.Equal(t, "since", p.Errors[0].Field)
+	require.Equal(t, 422, e.do(http.MethodPost, "/v1/webhook_endpoints/"+ep.ID+"/deliveries/retry_failed",
+		map[string]any{"since": since, "limit": 1001}, &p))
+	require.Equal(t, "limit", p.Errors[0].Field)
+	type redeliveries struct {
+		DeliveryIDs []string `json:"delivery_ids"`
+		HasMore     bool     `json:"has_more"`
+	}
+	var page redeliveries
+	e.post("/v1/webhook_endpoints/"+ep.ID+"/deliveries/retry_failed", map[string]any{"since": since, "limit": 1}, http.StatusAccepted, &page)
+	require.Equal(t, []string{e.deliveries(ep.ID)[1].ID}, page.DeliveryIDs)
+	require.True(t, page.HasMore)
+	e.post("/v1/webhook_endpoints/"+ep.ID+"/deliveries/retry_failed", map[string]any{"since": since, "limit": 1}, http.StatusAccepted, &page)
+	require.Equal(t, []string{e.deliveries(ep.ID)[0].ID}, page.DeliveryIDs)
+	require.False(t, page.HasMore)
+	rc.wait(11)
+	require.Eventually(t, func() bool {
+		for _, d := range e.deliveries(ep.ID) {
+			if d.Status != "succeeded" {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 20*time.Millisecond)
+	got = getEndpoint()
+	require.Zero(t, got.FailedDeliveries)
+	require.Nil(t, got.LastFailureAt)
+	e.post("/v1/webhook_endpoints/"+ep.ID+"/deliveries/retry_failed", map[string]any{"since": since}, http.StatusAccepted, &page)
+	require.Empty(t, page.DeliveryIDs)
+	require.Len(t, rc.requests(), 11, "each failed delivery sent once more")
 }
