@@ -55,6 +55,8 @@ var envVars = []struct{ name, def, doc string }{
 	{"RECUR_DUNNING_END", "cancel", "What happens to a subscription whose charge is still declined after the last retry: cancel, or unpaid (not billed until paid)."},
 	{"RECUR_TOKEN_CHECK_AHEAD", "7d", "The token check re-reads the tokens of subscriptions due within this (d for days, or a Go duration)."},
 	{"RECUR_TOKEN_CHECK_INTERVAL", "1h", "How often the token check runs."},
+	{"RECUR_WEBHOOK_TIMEOUT", "10s", "How long a webhook endpoint has to answer each delivery attempt; less than RECUR_JOB_TIMEOUT."},
+	{"RECUR_WEBHOOK_DISPATCH_INTERVAL", "2s", "How often new events are dispatched to the webhook endpoints."},
 	{"RECUR_TEST_CLOCK_OFFSET", "0s", "Tests only: run at the wall-clock time plus this offset (a simulated future billing period)."},
 	{"RECUR_TEST_CRASH_AT", "", "Tests only: kill the process with SIGKILL at a fault point such as before:capture or after:start_session."},
 	{"RECUR_EGW_BASE_URL", "", "EGW API root, e.g. https://sandbox-api.ecomm.api.tietoevry.com. Unset: recur dev runs the built-in simulator."},
@@ -115,6 +117,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 			Dunning:            billing.Dunning{End: billing.DunningEnd(get("RECUR_DUNNING_END"))},
 			TokenCheckInterval: duration("RECUR_TOKEN_CHECK_INTERVAL"),
 		},
+	}
+	c.Jobs.WebhookTimeout, c.Jobs.WebhookDispatchInterval = duration("RECUR_WEBHOOK_TIMEOUT"), duration("RECUR_WEBHOOK_DISPATCH_INTERVAL")
+	if c.Jobs.WebhookTimeout >= c.Jobs.JobTimeout {
+		errs = append(errs, fmt.Errorf("RECUR_WEBHOOK_TIMEOUT=%s: want less than RECUR_JOB_TIMEOUT=%s", c.Jobs.WebhookTimeout, c.Jobs.JobTimeout))
 	}
 	var err error
 	if c.Jobs.Dunning.Schedule, err = parseDays(get("RECUR_DUNNING_SCHEDULE")); err == nil {

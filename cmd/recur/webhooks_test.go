@@ -668,3 +668,24 @@ func TestWebhookRedelivery(t *testing.T) {
 	require.Empty(t, page.DeliveryIDs)
 	require.Len(t, rc.requests(), 11, "each failed delivery sent once more")
 }
+
+// TestWebhookConfig: the webhook settings an operator has, their defaults, and their checks.
+func TestWebhookConfig(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadConfig(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, 10*time.Second, cfg.Jobs.WebhookTimeout)
+	require.Equal(t, 2*time.Second, cfg.Jobs.WebhookDispatchInterval)
+	cfg, err = loadConfig(env(map[string]string{"RECUR_WEBHOOK_TIMEOUT": "30s", "RECUR_WEBHOOK_DISPATCH_INTERVAL": "500ms"}))
+	require.NoError(t, err)
+	require.Equal(t, 30*time.Second, cfg.Jobs.WebhookTimeout)
+	require.Equal(t, 500*time.Millisecond, cfg.Jobs.WebhookDispatchInterval)
+	for name, value := range map[string]string{
+		"RECUR_WEBHOOK_TIMEOUT": "0s", "RECUR_WEBHOOK_DISPATCH_INTERVAL": "often",
+	} {
+		_, err := loadConfig(env(map[string]string{name: value}))
+		require.ErrorContains(t, err, name)
+	}
+	_, err = loadConfig(env(map[string]string{"RECUR_WEBHOOK_TIMEOUT": "10m"}))
+	require.ErrorContains(t, err, "RECUR_WEBHOOK_TIMEOUT=10m0s: want less than RECUR_JOB_TIMEOUT=5m0s")
+}
