@@ -88,10 +88,14 @@ func (a *API) pauseSubscription(ctx context.Context, tx pgx.Tx, r *http.Request)
 }
 
 // resumeSubscription bills a paused or unpaid subscription again from the next period that
-// starts from now on.
+// starts from now on: active, or past due while it owes charges.
 func (a *API) resumeSubscription(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
 	return a.changeSubscription(ctx, tx, r, func(s *billing.Subscription, now time.Time) error {
-		return s.Resume(now, now)
+		owed, err := store.OwedCharges(ctx, tx, *s)
+		if err != nil {
+			return err
+		}
+		return s.Resume(now, now, owed)
 	})
 }
 

@@ -438,8 +438,9 @@ func (c *collection) finish(ctx context.Context, o outcome) error {
 }
 
 // chargeSettled appends the event of charge c's new state in tx, and moves its subscription on
-// (billing.Subscription.SettleCharge) with the events that this makes: past_due, canceled at the
-// end of dunning, renewed when a period after the first is paid.
+// (billing.Subscription.SettleCharge, given what it owes) with the events that this makes:
+// past_due, canceled at the end of dunning, renewed when a period after the first is paid (its
+// period charge, not a proration).
 func chargeSettled(ctx context.Context, tx pgx.Tx, c billing.Charge, end billing.DunningEnd, now time.Time) error {
 	if t, ok := chargeEvents[c.Status]; ok {
 		if err := store.AppendEvent(ctx, tx, billing.ChargeEvent(t, c, now)); err != nil {
@@ -453,8 +454,12 @@ func chargeSettled(ctx context.Context, tx pgx.Tx, c billing.Charge, end billing
 	if err != nil {
 		return err
 	}
+	owed, err := store.OwedCharges(ctx, tx, s)
+	if err != nil {
+		return err
+	}
 	var events []billing.EventType
-	if s.SettleCharge(c, end, now) {
+	if s.SettleCharge(c, owed, end, now) {
 		if err := store.UpdateSubscription(ctx, tx, s); err != nil {
 			return err
 		}
@@ -465,7 +470,7 @@ func chargeSettled(ctx context.Context, tx pgx.Tx, c billing.Charge, end billing
 			events = append(events, billing.EventSubscriptionCanceled)
 		}
 	}
-	if c.Status == billing.ChargeSucceeded && c.PeriodIndex > 0 {
+	if c.Status == billing.ChargeSucceeded && c.Kind == billing.ChargePeriod && c.PeriodIndex > 0 {
 		events = append(events, billing.EventSubscriptionRenewed)
 	}
 	for _, t := range events {

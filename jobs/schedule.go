@@ -181,7 +181,11 @@ func (w *BillDueSubscriptionsWorker) resumePausesEnded(ctx context.Context, tx p
 		return 0, err
 	}
 	for i := range subs {
-		if err := subs[i].Resume(*subs[i].PauseUntil, now); err != nil {
+		owed, err := store.OwedCharges(ctx, tx, subs[i])
+		if err != nil {
+			return 0, err
+		}
+		if err := subs[i].Resume(*subs[i].PauseUntil, now, owed); err != nil {
 			return 0, err
 		}
 		if err := store.AppendEvent(ctx, tx, billing.SubscriptionEvent(billing.EventSubscriptionResumed, subs[i], now)); err != nil {

@@ -148,16 +148,18 @@ func DeferCharge(ctx context.Context, db DBTX, id, run uuid.UUID, at time.Time, 
 // its subscription was canceled (an ad-hoc charge has none).
 func CallOff(ctx context.Context, db DBTX, id uuid.UUID) (*billing.Failure, error) {
 	var voided bool
+	var reason string
 	var subStatus billing.SubscriptionStatus
 	err := db.QueryRow(ctx, `
-		SELECT c.void_requested_at IS NOT NULL, coalesce(s.status, '') FROM charges c
+		SELECT c.void_requested_at IS NOT NULL, coalesce(c.void_reason, ''), coalesce(s.status, '') FROM charges c
 		LEFT JOIN subscriptions s ON s.id = c.subscription_id
-		WHERE c.id = $1`, id).Scan(&voided, &subStatus)
+		WHERE c.id = $1`, id).Scan(&voided, &reason, &subStatus)
 	switch {
 	case err != nil:
 		return nil, notFound(err, "charge "+id.String())
 	case voided:
-		return &billing.Failure{Code: billing.FailureVoided, Reason: "the charge was voided"}, nil
+		reason, _ = billing.VoidReason(reason) // checked when it was stored; empty before it was kept
+		return &billing.Failure{Code: billing.FailureVoided, Reason: reason}, nil
 	case subStatus == billing.SubscriptionCanceled:
 		return &billing.Failure{Code: billing.FailureCanceled, Reason: "the subscription was canceled"}, nil
 	}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/recur-billing/recur/gateway/egwsim"
+)
+
+// twoPeriodsFailed makes a customer whose subscription's first two periods were declined (a
+// hard-declining token): the subscription is unpaid, and owes both. It returns the charges,
+// oldest first.
+func (e *testEnv) twoPeriodsFailed() (cusID, subID string, charges [2]chargeOut) {
+	e.t.Helper()
+	cusID, _, subID = e.pastDue()
+	e.clock.Set(e.getSubscription(subID).NextBillingAt)
+	settled := e.settledCharges(subID, 2)
+	for i, c := range settled {
+		require.Equal(e.t, "failed", c.Status)
+		charges[1-i] = c
+	}
+	require.Equal(e.t, "unpaid", e.getSubscription(subID).Status, "two periods owed")
+	return cusID, subID, charges
+}
+
+// attemptCount reads how many attempts a charge has had.
+func (e *testEnv) attemptCount(chargeID string) int {
+	e.t.Helper()
+	return e.countRows(`SELECT count(*) FROM charge_attempts WHERE charge_id = $1`, chargeID)
+}
+
+// TestEveryOwedChargeIsPaidBeforeActive: two failed periods, the card fixed through POST
+// /v1/charges/{id}/retry with a new payment method, one charge after the other: paying the newer
+// period leaves the subscription unpaid (the older is still owed), paying the older makes it
+// active. The subscription went past due once, and each paid period after the first renewed it.
+func TestEveryOwedChargeIsPaidBeforeActive(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	cus, sub, charges := e.twoPeriodsFailed()
+	var good idJSON
+	e.post("/v1/customers/"+cus+"/payment_methods", map[string]any{"gateway_token_id": egwsim.TokenActive + "_" + t.Name()}, 201, &good)
+
+	e.post("/v1/charges/"+charges[1].ID+"/retry", map[string]any{"payment_method_id": good.ID}, http.StatusAccepted, nil)
+	e.attemptsEnded(charges[1].ID, 2, "succeeded")
+	require.Equal(t, "unpaid", e.getSubscription(sub).Status, "the first period is still owed")
+	require.Equal(t, "failed", e.charge(charges[0].ID).Status, "retrying one charge retries no other")
+
+	e.post("/v1/charges/"+charges[0].ID+"/retry", map[string]any{"payment_method_id": good.ID}, http.StatusAccepted, nil)
+	e.attemptsEnded(charges[0].ID, 2, "succeeded")
+	s := e.getSubscription(sub)
+	require.Equal(t, "active", s.Status)
+	require.True(t, s.NextBillingAt.After(e.clock.Now()), "billed again from the next period that starts")
+	require.Equal(t, good.ID, e.subscriptionPaymentMethod(sub))
+	require.Equal(t, []string{"subscription.created", "subscription.past_due", "subscription.renewed"}, e.eventTypes(sub))
+	require.Equal(t, []string{"charge.failed", "charge.succeeded"}, e.eventTypes(charges[0].ID))
+	require.Equal(t, []string{"charge.failed", "charge.succeeded"}, e.eventTypes(charges[1].ID))
+	require.Equal(t, int64(2*1250), e.captured())
+}
+
+// TestSetupPaysEveryOwedCharge: a payment-method setup for a subscription that owes two failed
+// periods retries both with the new card at once, each as a new attempt, and the subscription is
+// active once both are paid, without going past due again.
+func TestSetupPaysEveryOwedCharge(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	cus, sub, charges := e.twoPeriodsFailed()
+	s := e.startSetup(cus, sub)
+	status, back := e.redirected(http.MethodPost, s.CheckoutURL+"?outcome="+egwsim.CheckoutComplete)
+	require.Equal(t, http.StatusSeeOther, status)
+	status, _ = e.redirected(http.MethodGet, back)
+	require.Equal(t, http.StatusSeeOther, status)
+
+	for _, c := range charges {
+		e.attemptsEnded(c.ID, 2, "succeeded")
+	}
+	require.Eventually(t, func() bool { return e.getSubscription(sub).Status == "active" }, 20*time.Second, 50*time.Millisecond)
+	require.Equal(t, *e.getSetup(s.ID).PaymentMethodID, e.subscriptionPaymentMethod(sub))
+	require.Equal(t, []string{"subscription.created", "subscription.past_due", "subscription.renewed"}, e.eventTypes(sub))
+	require.Equal(t, int64(2*1250), e.captured())
+}
+
+// TestForgivingOwedCharges: the merchant voids failed charges with a reason: each is canceled at
+// once (200), is no longer owed, and the subscription is active once it owes nothing, billed
+// again from the next period. A charge that succeeded cannot be forgiven, nor retried after.
+func TestForgivingOwedCharges(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	_, sub, charges := e.twoPeriodsFailed()
+
+	var voided chargeOut
+	e.post("/v1/charges/"+charges[0].ID+"/void", map[string]any{"reason": "first month free after all"}, http.StatusOK, &voided)
+	require.Equal(t, "canceled", voided.Status)
+	require.Equal(t, "voided", voided.Failure.Code)
+	require.Equal(t, "first month free after all", voided.Failure.Reason)
+	require.Equal(t, "unpaid", e.getSubscription(sub).Status, "the second period is still owed")
+	e.post("/v1/charges/"+charges[0].ID+"/retry", nil, http.StatusConflict, nil)
+
+	e.post("/v1/charges/"+charges[1].ID+"/void", nil, http.StatusOK, &voided)
+	require.Equal(t, "the charge was voided", voided.Failure.Reason)
+	s := e.getSubscription(sub)
+	require.Equal(t, "active", s.Status)
+	require.True(t, s.NextBillingAt.After(e.clock.Now()))
+	e.post("/v1/charges/"+charges[1].ID+"/void", nil, http.StatusAccepted, nil) // again: nothing changes
+	require.Equal(t, "canceled", e.charge(charges[1].ID).Status)
+	require.Equal(t, 1, e.attemptCount(charges[1].ID), "no attempt is made for a forgiven charge")
+	require.Equal(t, []string{"subscription.created", "subscription.past_due"}, e.eventTypes(sub))
+	require.Equal(t, []string{"charge.failed"}, e.eventTypes(charges[0].ID))
+}
