@@ -299,9 +299,11 @@ func LockCharge(ctx context.Context, tx pgx.Tx, id uuid.UUID) (billing.Charge, e
 	return c, nil
 }
 
-// unsettledStatuses are the charge states that billing.Charge.Outstanding may count: the charges
-// read for it are narrowed to these, and it decides.
-const unsettledStatuses = `('failed', 'retrying', 'pending', 'processing', 'reconciling')`
+// owedSQL is billing.Charge.Outstanding in SQL, on charges aliased c: the reports sum what is owed
+// over many subscriptions with it, and OwedCharges narrows its read with it before billing
+// decides. TestOwedSQLIsTheRule holds the two together.
+const owedSQL = `(c.subscription_id IS NOT NULL AND c.void_requested_at IS NULL AND (c.status IN ('failed', 'retrying')
+	OR (c.status IN ('pending', 'processing', 'reconciling') AND c.first_failed_at IS NOT NULL)))`
 
 // OwedCharges returns what subscription s owes (billing.Subscription.Owed), oldest period first,
 // as db sees it. It locks nothing: a caller that settles one of s's charges holds s's lock, and
@@ -318,7 +320,7 @@ func LockOwedCharges(ctx context.Context, tx pgx.Tx, s billing.Subscription) ([]
 
 func owedCharges(ctx context.Context, db DBTX, s billing.Subscription, lock string) ([]billing.Charge, error) {
 	charges, err := listRows(ctx, db, "owed charges", scanCharge, `
-		SELECT `+chargeColumns+` FROM charges WHERE subscription_id = $1 AND status IN `+unsettledStatuses+`
+		SELECT `+chargeColumns+` FROM charges c WHERE c.subscription_id = $1 AND `+owedSQL+`
 		ORDER BY period_start, created_at, id `+lock, s.ID)
 	return s.Owed(charges), err
 }

@@ -32,6 +32,26 @@ func (e *testEnv) attemptCount(chargeID string) int {
 	return e.countRows(`SELECT count(*) FROM charge_attempts WHERE charge_id = $1`, chargeID)
 }
 
+// owedAtRisk reads the charges that the at-risk report says the subscription owes, and their sum;
+// zeros when it is not listed.
+func (e *testEnv) owedAtRisk(subID string) [2]int64 {
+	e.t.Helper()
+	var page struct {
+		Data []struct {
+			SubscriptionID string `json:"subscription_id"`
+			ChargesOwed    int64  `json:"charges_owed"`
+			AmountOwed     int64  `json:"amount_owed"`
+		} `json:"data"`
+	}
+	require.Equal(e.t, http.StatusOK, e.do(http.MethodGet, "/v1/reports/subscriptions_at_risk?limit=100", nil, &page))
+	for _, r := range page.Data {
+		if r.SubscriptionID == subID {
+			return [2]int64{r.ChargesOwed, r.AmountOwed}
+		}
+	}
+	return [2]int64{}
+}
+
 // TestEveryOwedChargeIsPaidBeforeActive: two failed periods, the card fixed through POST
 // /v1/charges/{id}/retry with a new payment method, one charge after the other: paying the newer
 // period leaves the subscription unpaid (the older is still owed), paying the older makes it
@@ -89,6 +109,7 @@ func TestForgivingOwedCharges(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	_, sub, charges := e.twoPeriodsFailed()
+	require.Equal(t, [2]int64{2, 2500}, e.owedAtRisk(sub))
 
 	var voided chargeOut
 	e.post("/v1/charges/"+charges[0].ID+"/void", map[string]any{"reason": "first month free after all"}, http.StatusOK, &voided)
@@ -96,6 +117,7 @@ func TestForgivingOwedCharges(t *testing.T) {
 	require.Equal(t, "voided", voided.Failure.Code)
 	require.Equal(t, "first month free after all", voided.Failure.Reason)
 	require.Equal(t, "unpaid", e.getSubscription(sub).Status, "the second period is still owed")
+	require.Equal(t, [2]int64{1, 1250}, e.owedAtRisk(sub))
 	e.post("/v1/charges/"+charges[0].ID+"/retry", nil, http.StatusConflict, nil)
 
 	e.post("/v1/charges/"+charges[1].ID+"/void", nil, http.StatusOK, &voided)
@@ -103,6 +125,7 @@ func TestForgivingOwedCharges(t *testing.T) {
 	s := e.getSubscription(sub)
 	require.Equal(t, "active", s.Status)
 	require.True(t, s.NextBillingAt.After(e.clock.Now()))
+	require.Equal(t, [2]int64{0, 0}, e.owedAtRisk(sub), "no longer at risk")
 	e.post("/v1/charges/"+charges[1].ID+"/void", nil, http.StatusAccepted, nil) // again: nothing changes
 	require.Equal(t, "canceled", e.charge(charges[1].ID).Status)
 	require.Equal(t, 1, e.attemptCount(charges[1].ID), "no attempt is made for a forgiven charge")
