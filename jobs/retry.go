@@ -32,19 +32,12 @@ func RetryCharge(ctx context.Context, client *Client, tx pgx.Tx, clock billing.C
 // oldest first; a subscription without such a charge is a *billing.ConflictError. Call it once a
 // customer has fixed their card.
 func RetryPastDue(ctx context.Context, client *Client, tx pgx.Tx, clock billing.Clock, subscriptionID uuid.UUID, pmID *uuid.UUID) ([]billing.Charge, error) {
-	s, err := store.GetSubscription(ctx, tx, subscriptionID) // locked by retry, after its charges
-	if err != nil {
-		return nil, err
-	}
-	owed, err := store.LockOwedCharges(ctx, tx, s)
+	owed, err := store.LockRetryableCharges(ctx, tx, subscriptionID) // retry locks the subscription after them
 	if err != nil {
 		return nil, err
 	}
 	var retried []billing.Charge
 	for _, c := range owed {
-		if !c.Retryable() {
-			continue // being tried already
-		}
 		if c, err = retry(ctx, client, tx, clock, c, pmID); err != nil {
 			return nil, err
 		}

@@ -158,6 +158,11 @@ func completeSetup(ctx context.Context, d Deps, jobs *Client, s billing.PaymentM
 // amounts set for its upcoming periods), is left alone.
 func switchSubscription(ctx context.Context, log *slog.Logger, tx pgx.Tx, jobs *Client, clock billing.Clock, subID uuid.UUID, pm billing.PaymentMethod) error {
 	now := clock.Now()
+	// The charges that RetryPastDue retries are locked before the subscription, as the charge
+	// worker locks them, so that the two never wait for each other.
+	if _, err := store.LockRetryableCharges(ctx, tx, subID); err != nil {
+		return err
+	}
 	sub, err := store.LockSubscription(ctx, tx, subID)
 	if err != nil {
 		return err

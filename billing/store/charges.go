@@ -309,20 +309,23 @@ const owedSQL = `(c.subscription_id IS NOT NULL AND c.void_requested_at IS NULL 
 // as db sees it. It locks nothing: a caller that settles one of s's charges holds s's lock, and
 // so sees every other settlement of s's charges committed.
 func OwedCharges(ctx context.Context, db DBTX, s billing.Subscription) ([]billing.Charge, error) {
-	return owedCharges(ctx, db, s, "")
-}
-
-// LockOwedCharges returns what subscription s owes, oldest period first, each locked for update
-// until tx ends. Charges are locked before their subscription, as the charge worker does.
-func LockOwedCharges(ctx context.Context, tx pgx.Tx, s billing.Subscription) ([]billing.Charge, error) {
-	return owedCharges(ctx, tx, s, "FOR UPDATE")
-}
-
-func owedCharges(ctx context.Context, db DBTX, s billing.Subscription, lock string) ([]billing.Charge, error) {
 	charges, err := listRows(ctx, db, "owed charges", scanCharge, `
 		SELECT `+chargeColumns+` FROM charges c WHERE c.subscription_id = $1 AND `+owedSQL+`
-		ORDER BY period_start, created_at, id `+lock, s.ID)
+		ORDER BY period_start, created_at, id`, s.ID)
 	return s.Owed(charges), err
+}
+
+// LockRetryableCharges returns the charges that a subscription owes and that can be tried again at
+// once (billing.Charge.Retryable: failed or retrying), oldest period first, each locked for update
+// until tx ends; whether the subscription is canceled is the caller's to check. Lock them before
+// the subscription, as the charge worker does (it ends a charge, then settles its subscription):
+// charges being worked are left out, so this never waits for a worker that waits for the
+// subscription.
+func LockRetryableCharges(ctx context.Context, tx pgx.Tx, subscriptionID uuid.UUID) ([]billing.Charge, error) {
+	return listRows(ctx, tx, "lock retryable charges", scanCharge, `
+		SELECT `+chargeColumns+` FROM charges c
+		WHERE c.subscription_id = $1 AND c.status IN ('failed', 'retrying') AND `+owedSQL+`
+		ORDER BY period_start, created_at, id FOR UPDATE`, subscriptionID)
 }
 
 // SaveRetry stores a charge made due for another attempt (billing.Charge.RetryNow): its state,
