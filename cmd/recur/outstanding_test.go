@@ -1,13 +1,20 @@
 package main
 
 import (
+	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/billing/store"
 	"github.com/recur-billing/recur/gateway/egwsim"
+	"github.com/recur-billing/recur/jobs"
 )
 
 // twoPeriodsFailed makes a customer whose subscription's first two periods were declined (a
@@ -131,4 +138,55 @@ func TestForgivingOwedCharges(t *testing.T) {
 	require.Equal(t, 1, e.attemptCount(charges[1].ID), "no attempt is made for a forgiven charge")
 	require.Equal(t, []string{"subscription.created", "subscription.past_due"}, e.eventTypes(sub))
 	require.Equal(t, []string{"charge.failed"}, e.eventTypes(charges[0].ID))
+}
+
+// TestRetryPastDueUnderTheCaps: a new card that has room for one more attempt today (nine
+// already made on it in the last 24 hours) is asked for both charges owed: RetryPastDue retries
+// both, one attempt goes through, the other waits for the cap, visibly, and goes once the window
+// allows; the subscription is active only then.
+func TestRetryPastDueUnderTheCaps(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	cus, sub, charges := e.twoPeriodsFailed()
+	var good, adhoc idJSON
+	e.post("/v1/customers/"+cus+"/payment_methods", map[string]any{"gateway_token_id": egwsim.TokenActive + "_" + t.Name()}, 201, &good)
+	e.post("/v1/customers/"+cus+"/charges", map[string]any{"amount": 100, "currency": "EUR", "payment_method_id": good.ID}, 201, &adhoc)
+	e.attemptsEnded(adhoc.ID, 1, "succeeded")
+	// Eight more attempts on the card, as other charges would have made them a minute ago.
+	_, err := e.db.Exec(context.Background(), `
+		INSERT INTO charge_attempts (id, charge_id, number, order_number, status, created_at, updated_at,
+			payment_method_id, sent_at, create_request_id)
+		SELECT gen_random_uuid(), $1, 1 + g, gen_random_uuid()::text, 'failed', $2, $2, $3, $2, gen_random_uuid()
+		FROM generate_series(1, 8) g`, adhoc.ID, e.clock.Now().Add(-time.Minute), good.ID)
+	require.NoError(t, err)
+
+	pmID := uuid.MustParse(good.ID)
+	var retried []billing.Charge
+	err = store.InTx(context.Background(), e.db, func(tx pgx.Tx) (err error) {
+		retried, err = jobs.RetryPastDue(context.Background(), e.river, tx, e.clock, uuid.MustParse(sub), &pmID)
+		return err
+	})
+	require.NoError(t, err)
+	require.Len(t, retried, 2)
+	require.Equal(t, charges[0].ID, retried[0].ID.String(), "oldest first")
+
+	var waiting string
+	require.Eventually(t, func() bool {
+		done := 0
+		for _, c := range charges {
+			switch got := e.chargeWhen(c.ID, "any", func(dunningCharge) bool { return true }); {
+			case got.Status == "succeeded":
+				done++
+			case got.Status == "retrying" && got.RetryReason != nil && strings.Contains(*got.RetryReason, "10 attempts in 24 hours"):
+				waiting = c.ID
+			}
+		}
+		return done == 1 && waiting != ""
+	}, 20*time.Second, 50*time.Millisecond)
+	require.Equal(t, "unpaid", e.getSubscription(sub).Status, "one charge is still owed")
+
+	e.clock.Set(e.clock.Now().Add(24 * time.Hour))
+	e.chargeWhen(waiting, "paid once the window allows", func(c dunningCharge) bool { return c.Status == "succeeded" })
+	require.Eventually(t, func() bool { return e.getSubscription(sub).Status == "active" }, 20*time.Second, 50*time.Millisecond)
+	require.Equal(t, []string{"subscription.created", "subscription.past_due", "subscription.renewed"}, e.eventTypes(sub))
 }
