@@ -112,6 +112,13 @@ func New(d Deps) http.Handler {
 			read.Get("/test_clock", a.getTestClock)
 			write.Post("/test_clock/advance", a.idempotent(a.advanceTestClock(tc)))
 		}
+		if sandbox(d.Clock) {
+			write.Post("/test_clocks", a.idempotent(a.createFrozenClock))
+			read.Get("/test_clocks", a.listFrozenClocks)
+			read.Get("/test_clocks/{id}", getOne(a, store.GetTestClock, as(frozenClockOut)))
+			write.Post("/test_clocks/{id}/advance", a.idempotent(a.advanceFrozenClock))
+			write.Delete("/test_clocks/{id}", a.idempotent(a.deleteFrozenClock))
+		}
 	})
 	r.Route("/ui", a.webRoutes)
 	return r
