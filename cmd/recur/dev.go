@@ -94,6 +94,9 @@ const testClockWalkthrough = `# Test clock: move this instance's time forward (n
 curl -s -H "$H" $API/test_clock                               # {"now": ...}
 curl -s -H "$H" -H "$J" $API/test_clock/advance -d '{"to":"'$(date -u -d '+1 month +1 minute' +%Y-%m-%dT%H:%M:%SZ)'"}'
 sleep 2; curl -s -H "$H" $API/subscriptions/$SUB/charges     # the second period, charged
+# Per-customer test clocks: customers created with a test_clock_id live at their clock's time.
+CLK=$(curl -s -H "$H" -H "$J" $API/test_clocks -d '{"name":"demo","frozen_time":"2030-01-15T10:00:00Z"}' | id)
+curl -s -H "$H" -H "$J" $API/test_clocks/$CLK/advance -d '{"frozen_time":"2030-02-15T10:01:00Z"}'   # "status":"advancing", then "ready"
 
 `
 
