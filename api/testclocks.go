@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/riverqueue/river"
 
 	"github.com/recur-billing/recur/billing"
 	"github.com/recur-billing/recur/billing/store"
@@ -69,9 +68,10 @@ func (a *API) listFrozenClocks(w http.ResponseWriter, r *http.Request) {
 }
 
 // advanceFrozenClock moves a test clock forward to {"frozen_time": time} and enqueues, in the
-// same transaction, a scheduler pass (renewals, trial ends, ended pauses) and a janitor pass
-// (dunning retries now due) that bill its customers at the new time. The clock is advancing until
-// both passes have run; the charges they make are then collected by their own jobs.
+// same transaction, a job (jobs.AdvanceTestClockArgs) that runs a scheduler pass (renewals, trial
+// ends, ended pauses) and a janitor pass (dunning retries now due) for its customers' new time.
+// The clock is advancing until that job has finished; the charges it made are then collected by
+// their own jobs.
 func (a *API) advanceFrozenClock(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
 	id, err := pathID(r)
 	if err != nil {
@@ -90,15 +90,11 @@ func (a *API) advanceFrozenClock(ctx context.Context, tx pgx.Tx, r *http.Request
 	if err := c.Advance(in.FrozenTime); err != nil {
 		return 0, nil, err
 	}
-	var passes []int64
-	for _, args := range []river.JobArgs{jobs.BillDueSubscriptionsArgs{}, jobs.ReconcileChargesArgs{}} {
-		res, err := a.jobs.InsertTx(ctx, tx, args, nil)
-		if err != nil {
-			return 0, nil, err
-		}
-		passes = append(passes, res.Job.ID)
+	res, err := a.jobs.InsertTx(ctx, tx, jobs.AdvanceTestClockArgs{ClockID: c.ID, To: c.FrozenTime}, nil)
+	if err != nil {
+		return 0, nil, err
 	}
-	if err := store.SaveAdvance(ctx, tx, c, passes); err != nil {
+	if err := store.SaveAdvance(ctx, tx, c, res.Job.ID); err != nil {
 		return 0, nil, err
 	}
 	c.Advancing = true

@@ -1,14 +1,14 @@
 -- Per-customer test clocks (sandbox only, like Stripe's): a customer created on a clock lives at
--- the clock's frozen time, which only the API moves (forward). pass_job_ids are the River jobs
--- (scheduler and janitor passes) that the last advance enqueued: the clock is advancing until
--- they have finished. A deleted clock keeps its row, so that its customers stay at its last time.
+-- the clock's frozen time, which only the API moves (forward). advance_job_id is the River job
+-- (jobs.AdvanceTestClockArgs: a scheduler and a janitor pass) that the last advance enqueued: the
+-- clock is advancing until it has finished. A deleted clock keeps its row, so that its customers stay at its last time.
 
 -- +goose Up
 CREATE TABLE test_clocks (
     id           uuid PRIMARY KEY,
     name         text NOT NULL,
     frozen_time  timestamptz NOT NULL,
-    pass_job_ids bigint[] NOT NULL DEFAULT '{}',
+    advance_job_id bigint,
     created_at   timestamptz NOT NULL,
     deleted_at   timestamptz
 );

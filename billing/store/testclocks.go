@@ -83,10 +83,10 @@ func CreateTestClock(ctx context.Context, db DBTX, c billing.FrozenClock) error 
 	return nil
 }
 
-// testClockColumns are a clock's columns, advancing while a pass its last advance enqueued is
+// testClockColumns are a clock's columns, advancing while the job of its last advance is
 // unfinished (River deletes finished jobs after a while: a job gone is finished).
 const testClockColumns = `id, name, frozen_time, created_at, EXISTS (
-		SELECT 1 FROM river_job j WHERE j.id = ANY(test_clocks.pass_job_ids)
+		SELECT 1 FROM river_job j WHERE j.id = test_clocks.advance_job_id
 			AND j.state NOT IN ('completed', 'cancelled', 'discarded'))`
 
 func scanTestClock(row pgx.Row) (billing.FrozenClock, error) {
@@ -124,10 +124,9 @@ func ListTestClocks(ctx context.Context, db DBTX, startingAfter *uuid.UUID, limi
 		ORDER BY created_at DESC, id DESC LIMIT $2`, startingAfter, limit)
 }
 
-// SaveAdvance stores a clock's new time and the River jobs of the passes that the advance
-// enqueued.
-func SaveAdvance(ctx context.Context, db DBTX, c billing.FrozenClock, passJobIDs []int64) error {
-	_, err := db.Exec(ctx, `UPDATE test_clocks SET frozen_time = $2, pass_job_ids = $3 WHERE id = $1`, c.ID, c.FrozenTime, passJobIDs)
+// SaveAdvance stores a clock's new time and the River job that makes its passes.
+func SaveAdvance(ctx context.Context, db DBTX, c billing.FrozenClock, jobID int64) error {
+	_, err := db.Exec(ctx, `UPDATE test_clocks SET frozen_time = $2, advance_job_id = $3 WHERE id = $1`, c.ID, c.FrozenTime, jobID)
 	if err != nil {
 		return fmt.Errorf("advance test clock: %w", err)
 	}

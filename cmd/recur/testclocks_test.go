@@ -49,6 +49,7 @@ func (e *testEnv) advanceClock(id string, to time.Time) {
 	var c frozenClockOut
 	e.post("/v1/test_clocks/"+id+"/advance", map[string]any{"frozen_time": to}, 200, &c)
 	require.Equal(e.t, to, c.FrozenTime)
+	require.Equal(e.t, "advancing", c.Status)
 	require.Eventually(e.t, func() bool {
 		require.Equal(e.t, 200, e.do(http.MethodGet, "/v1/test_clocks/"+id, nil, &c))
 		return c.Status == "ready"
