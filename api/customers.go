@@ -59,7 +59,7 @@ func (a *API) createCustomer(ctx context.Context, tx pgx.Tx, r *http.Request) (i
 // testClockOfNewCustomer reads the test clock that a new customer asks to live on: a 422 outside
 // a sandbox, or when there is no such clock.
 func (a *API) testClockOfNewCustomer(ctx context.Context, tx pgx.Tx, id string) (billing.FrozenClock, error) {
-	if !sandbox(a.clock) {
+	if _, ok := sandbox(a.clock); !ok {
 		return billing.FrozenClock{}, &billing.ValidationError{Field: "test_clock_id",
 			Reason: "test clocks exist only in a sandbox (recur dev with its built-in gateway simulator)"}
 	}

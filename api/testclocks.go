@@ -16,12 +16,13 @@ import (
 // Per-customer test clocks (billing.FrozenClock), like Stripe's: only in a sandbox (see
 // sandbox); elsewhere their routes are a 404 and customers cannot be put on one.
 
-// sandbox reports whether Recur runs on its built-in gateway simulator: `recur dev` decides it,
-// and then, and only then, runs the instance on a *billing.TestClock. Test clocks exist only
-// there: a real gateway's payments happen at the real time.
-func sandbox(clock billing.Clock) bool {
-	_, ok := clock.(*billing.TestClock)
-	return ok
+// sandbox reports whether Recur runs on its built-in gateway simulator, and returns the
+// instance's test clock if so: `recur dev` decides it, and then, and only then, runs the instance
+// on a *billing.TestClock. Test clocks, the instance's and the customers', exist only there: a
+// real gateway's payments happen at the real time.
+func sandbox(clock billing.Clock) (*billing.TestClock, bool) {
+	tc, ok := clock.(*billing.TestClock)
+	return tc, ok
 }
 
 type frozenClockJSON struct {

@@ -49,8 +49,9 @@ func devCmd(ctx context.Context, cfg config, args []string, getenv func(string) 
 	}
 
 	// With the built-in simulator, the instance runs on a test clock that the API can advance
-	// (POST /v1/test_clock/advance); with a real gateway, on the wall clock only. The simulator
-	// sends its callbacks to this instance.
+	// (POST /v1/test_clock/advance), and the API offers per-customer test clocks (/v1/test_clocks);
+	// with a real gateway, on the wall clock only (the API tells them apart by the clock: see
+	// api.sandbox). The simulator sends its callbacks to this instance.
 	var clock billing.Clock = billing.SystemClock{}
 	egwCfg := cfg.EGW
 	if egwCfg == nil {
