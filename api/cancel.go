@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/recur-billing/recur/billing/store"
 	"github.com/recur-billing/recur/jobs"
 )
 
@@ -24,7 +25,11 @@ func (a *API) voidCharge(ctx context.Context, tx pgx.Tx, r *http.Request) (int, 
 	if err := decodeOptional(r, &in); err != nil {
 		return 0, nil, err
 	}
-	c, ended, err := jobs.VoidCharge(ctx, tx, a.clock, id, in.Reason)
+	clock, err := store.ChargeClock(ctx, tx, id, a.clock)
+	if err != nil {
+		return 0, nil, err
+	}
+	c, ended, err := jobs.VoidCharge(ctx, tx, clock, id, in.Reason)
 	if err != nil {
 		return 0, nil, err
 	}
