@@ -110,9 +110,14 @@ func New(d Deps) http.Handler {
 		read.Get("/webhook_endpoints/{id}/deliveries", a.listWebhookDeliveries)
 		write.Post("/webhook_endpoints/{id}/deliveries/retry_failed", a.idempotent(a.retryFailedWebhookDeliveries))
 		write.Post("/webhook_endpoints/{id}/deliveries/{delivery_id}/retry", a.idempotent(a.retryWebhookDelivery))
-		if tc, ok := d.Clock.(*billing.TestClock); ok {
+		if tc, ok := sandbox(d.Clock); ok {
 			read.Get("/test_clock", a.getTestClock)
 			write.Post("/test_clock/advance", a.idempotent(a.advanceTestClock(tc)))
+			write.Post("/test_clocks", a.idempotent(a.createFrozenClock))
+			read.Get("/test_clocks", a.listFrozenClocks)
+			read.Get("/test_clocks/{id}", getOne(a, store.GetTestClock, as(frozenClockOut)))
+			write.Post("/test_clocks/{id}/advance", a.idempotent(a.advanceFrozenClock))
+			write.Delete("/test_clocks/{id}", a.idempotent(a.deleteFrozenClock))
 		}
 	})
 	r.Route("/ui", a.webRoutes)

@@ -154,7 +154,11 @@ func (a *API) createCustomerCharge(ctx context.Context, tx pgx.Tx, r *http.Reque
 	if pm.CustomerID != customerID {
 		return 0, nil, &billing.ValidationError{Field: "payment_method_id", Reason: "belongs to another customer"}
 	}
-	c, err := billing.NewAdHocCharge(pm, billing.Money{Amount: *in.Amount, Currency: in.Currency}, in.Description, a.clock.Now())
+	clock, err := a.clockOf(ctx, tx, customerID)
+	if err != nil {
+		return 0, nil, err
+	}
+	c, err := billing.NewAdHocCharge(pm, billing.Money{Amount: *in.Amount, Currency: in.Currency}, in.Description, clock.Now())
 	if err != nil {
 		return 0, nil, err
 	}
@@ -302,7 +306,11 @@ func (a *API) retryCharge(ctx context.Context, tx pgx.Tx, r *http.Request) (int,
 		}
 		pmID = &id
 	}
-	c, err := jobs.RetryCharge(ctx, a.jobs, tx, a.clock, id, pmID)
+	clock, err := store.ChargeClock(ctx, tx, id, a.clock)
+	if err != nil {
+		return 0, nil, err
+	}
+	c, err := jobs.RetryCharge(ctx, a.jobs, tx, clock, id, pmID)
 	if err != nil {
 		return 0, nil, err
 	}

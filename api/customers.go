@@ -19,23 +19,34 @@ type customerJSON struct {
 	Email      string    `json:"email"`
 	Name       string    `json:"name"`
 	CreatedAt  time.Time `json:"created_at"`
+	// TestClockID is the sandbox test clock the customer lives on (null: the instance's clock).
+	TestClockID *uuid.UUID `json:"test_clock_id"`
 }
 
 func customerOut(c billing.Customer) customerJSON {
-	return customerJSON{ID: c.ID, ExternalID: c.ExternalID, Email: c.Email, Name: c.Name, CreatedAt: c.CreatedAt}
+	return customerJSON{ID: c.ID, ExternalID: c.ExternalID, Email: c.Email, Name: c.Name, CreatedAt: c.CreatedAt, TestClockID: c.TestClockID}
 }
 
-// createCustomer stores a new customer.
+// createCustomer stores a new customer, on the test clock {"test_clock_id"} when given (only in
+// a sandbox; fixed from then on): then it is created at the clock's time.
 func (a *API) createCustomer(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
 	var in struct {
-		ExternalID string `json:"external_id"`
-		Email      string `json:"email"`
-		Name       string `json:"name"`
+		ExternalID  string  `json:"external_id"`
+		Email       string  `json:"email"`
+		Name        string  `json:"name"`
+		TestClockID *string `json:"test_clock_id"`
 	}
 	if err := decode(r, &in); err != nil {
 		return 0, nil, err
 	}
 	c := billing.Customer{ID: billing.NewID(), ExternalID: in.ExternalID, Email: in.Email, Name: in.Name, CreatedAt: a.clock.Now()}
+	if in.TestClockID != nil {
+		clock, err := a.testClockOfNewCustomer(ctx, tx, *in.TestClockID)
+		if err != nil {
+			return 0, nil, err
+		}
+		c.TestClockID, c.CreatedAt = &clock.ID, clock.FrozenTime
+	}
 	if err := c.Validate(); err != nil {
 		return 0, nil, err
 	}
@@ -43,6 +54,21 @@ func (a *API) createCustomer(ctx context.Context, tx pgx.Tx, r *http.Request) (i
 		return 0, nil, err
 	}
 	return http.StatusCreated, customerOut(c), nil
+}
+
+// testClockOfNewCustomer reads the test clock that a new customer asks to live on: a 422 outside
+// a sandbox, or when there is no such clock.
+func (a *API) testClockOfNewCustomer(ctx context.Context, tx pgx.Tx, id string) (billing.FrozenClock, error) {
+	if _, ok := sandbox(a.clock); !ok {
+		return billing.FrozenClock{}, &billing.ValidationError{Field: "test_clock_id",
+			Reason: "test clocks exist only in a sandbox (recur dev with its built-in gateway simulator)"}
+	}
+	clockID, err := parseID("test_clock_id", id)
+	if err != nil {
+		return billing.FrozenClock{}, err
+	}
+	clock, err := store.GetTestClock(ctx, tx, clockID)
+	return clock, asFieldError(err, "test_clock_id", "no such test clock")
 }
 
 type paymentMethodJSON struct {
@@ -96,7 +122,11 @@ func (a *API) createPaymentMethod(ctx context.Context, tx pgx.Tx, r *http.Reques
 	if err != nil {
 		return 0, nil, err
 	}
-	now := a.clock.Now()
+	clock, err := a.clockOf(ctx, tx, customerID)
+	if err != nil {
+		return 0, nil, err
+	}
+	now := clock.Now()
 	if f := tok.Check(now, gateway.MITPurposes...); f != nil {
 		return 0, nil, &billing.ValidationError{Field: "gateway_token_id", Reason: f.Reason + " (" + f.Code + ")"}
 	}

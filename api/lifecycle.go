@@ -15,9 +15,10 @@ import (
 	"github.com/recur-billing/recur/gateway"
 )
 
-// changeSubscription locks the subscription named in the path, applies op to it and stores it,
-// with the event of its change of state if it has one (billing.StatusEvent), in tx. op's errors
-// (a state that does not allow the change is a 409) are the answer.
+// changeSubscription locks the subscription named in the path, applies op to it at its customer's
+// time (a test clock's, if it has one) and stores it, with the event of its change of state if it
+// has one (billing.StatusEvent), in tx. op's errors (a state that does not allow the change is a
+// 409) are the answer.
 func (a *API) changeSubscription(ctx context.Context, tx pgx.Tx, r *http.Request,
 	op func(s *billing.Subscription, now time.Time) error) (int, any, error) {
 	id, err := pathID(r)
@@ -28,7 +29,11 @@ func (a *API) changeSubscription(ctx context.Context, tx pgx.Tx, r *http.Request
 	if err != nil {
 		return 0, nil, err
 	}
-	from, now := s.Status, a.clock.Now()
+	clock, err := a.clockOf(ctx, tx, s.CustomerID)
+	if err != nil {
+		return 0, nil, err
+	}
+	from, now := s.Status, clock.Now()
 	if err := op(&s, now); err != nil {
 		return 0, nil, err
 	}
@@ -88,10 +93,14 @@ func (a *API) pauseSubscription(ctx context.Context, tx pgx.Tx, r *http.Request)
 }
 
 // resumeSubscription bills a paused or unpaid subscription again from the next period that
-// starts from now on.
+// starts from now on: active, or past due while it owes charges.
 func (a *API) resumeSubscription(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
 	return a.changeSubscription(ctx, tx, r, func(s *billing.Subscription, now time.Time) error {
-		return s.Resume(now, now)
+		owed, err := store.OwedCharges(ctx, tx, *s)
+		if err != nil {
+			return err
+		}
+		return s.Resume(now, now, owed)
 	})
 }
 

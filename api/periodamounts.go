@@ -57,7 +57,11 @@ func (a *API) setPeriodAmount(ctx context.Context, tx pgx.Tx, r *http.Request) (
 	if err != nil {
 		return 0, nil, err
 	}
-	p, err := s.NewPeriodAmount(index, *in.Amount, a.clock.Now())
+	clock, err := a.clockOf(ctx, tx, s.CustomerID)
+	if err != nil {
+		return 0, nil, err
+	}
+	p, err := s.NewPeriodAmount(index, *in.Amount, clock.Now())
 	if err != nil {
 		return 0, nil, err
 	}

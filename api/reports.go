@@ -440,6 +440,8 @@ type atRiskJSON struct {
 	NextBillingAt      time.Time        `json:"next_billing_at"`
 	Reasons            []string         `json:"reasons"` // past_due, card_expiring
 	Card               cardJSON         `json:"card"`
+	ChargesOwed        int              `json:"charges_owed"` // its outstanding charges, and their sum in its currency
+	AmountOwed         int64            `json:"amount_owed"`
 	LastFailure        *billing.Failure `json:"last_failure"`
 }
 
@@ -466,7 +468,7 @@ func atRiskOut(s store.AtRisk) atRiskJSON {
 	return atRiskJSON{SubscriptionID: s.SubscriptionID, CustomerID: s.CustomerID, CustomerExternalID: s.CustomerExternalID,
 		CustomerName: s.CustomerName, Amount: s.Price.Amount, Currency: s.Price.Currency, NextBillingAt: s.NextBillingAt,
 		Reasons: riskReasons(s), Card: cardJSON{Brand: s.CardBrand, Last4: s.CardLast4, ExpMonth: s.CardExpMonth, ExpYear: s.CardExpYear},
-		LastFailure: s.LastFailure}
+		ChargesOwed: s.Owed.Count, AmountOwed: s.Owed.Amount, LastFailure: s.LastFailure}
 }
 
 var atRiskCSV = []column[store.AtRisk]{
@@ -483,6 +485,9 @@ var atRiskCSV = []column[store.AtRisk]{
 	{"card_brand", func(s store.AtRisk) string { return csvText(s.CardBrand) }},
 	{"card_last4", func(s store.AtRisk) string { return s.CardLast4 }},
 	{"card_expiry", func(s store.AtRisk) string { return fmt.Sprintf("%02d/%d", s.CardExpMonth, s.CardExpYear) }},
+	{"charges_owed", func(s store.AtRisk) string { return strconv.Itoa(s.Owed.Count) }},
+	{"amount_owed", func(s store.AtRisk) string { return csvInt(s.Owed.Amount) }},
+	{"amount_owed_decimal", func(s store.AtRisk) string { return csvDecimal(s.Owed.Amount, s.Price.Currency) }},
 	{"last_failure_code", func(s store.AtRisk) string { return csvText(failureCode(s.LastFailure)) }},
 	{"last_failure_reason", func(s store.AtRisk) string { return csvText(failureReason(s.LastFailure)) }},
 }

@@ -152,7 +152,11 @@ func (a *API) createSubscription(ctx context.Context, tx pgx.Tx, r *http.Request
 		return 0, nil, err
 	}
 	terms.CustomerID, terms.PaymentMethodID = customerID, pmID
-	s, err := billing.NewSubscription(terms, a.clock.Now())
+	clock, err := a.clockOf(ctx, tx, customerID)
+	if err != nil {
+		return 0, nil, err
+	}
+	s, err := billing.NewSubscription(terms, clock.Now())
 	if err != nil {
 		return 0, nil, err
 	}

@@ -11,8 +11,7 @@ import (
 	"github.com/recur-billing/recur/jobs"
 )
 
-// The test clock's endpoints exist only when the API runs on a *billing.TestClock, which only
-// `recur dev` with its built-in gateway simulator does: elsewhere they are a 404.
+// The test clock's endpoints exist only in a sandbox (see sandbox): elsewhere they are a 404.
 
 type testClockJSON struct {
 	Now time.Time `json:"now"`

@@ -21,6 +21,9 @@ type Customer struct {
 	Email      string
 	Name       string
 	CreatedAt  time.Time
+	// TestClockID is the sandbox test clock (FrozenClock) the customer lives on, fixed when it is
+	// created; nil: the instance's clock.
+	TestClockID *uuid.UUID
 }
 
 // Validate checks a new customer's fields.

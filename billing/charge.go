@@ -80,6 +80,9 @@ type Charge struct {
 	RetryReason string
 	// FirstFailedAt is when its first attempt was declined: the dunning schedule counts from it.
 	FirstFailedAt *time.Time
+	// VoidedAt is when the merchant voided it: forgiven (Forgive), or to be called off by its
+	// worker. A voided charge is never outstanding.
+	VoidedAt *time.Time
 	// Lines are the parts of the amount, which they sum to (CheckLines): a proration's credit and
 	// debit, or a period's price and the credit applied to it. A charge without lines is its
 	// amount alone.
@@ -92,7 +95,7 @@ type Charge struct {
 // pm when it is not nil (one of the charge's customer's). The card's attempt caps still apply
 // when the attempt is made.
 func (c *Charge) RetryNow(pm *PaymentMethod, now time.Time) error {
-	if c.Status != ChargeFailed && c.Status != ChargeRetrying {
+	if !c.Retryable() {
 		return &ConflictError{Reason: fmt.Sprintf("a %s charge cannot be retried: only failed or retrying ones", c.Status)}
 	}
 	if pm != nil {

@@ -14,10 +14,11 @@ const (
 	// SubscriptionTrialing: in a free trial; its first period starts (and is billed) when the
 	// trial ends, and it becomes active then.
 	SubscriptionTrialing SubscriptionStatus = "trialing"
-	// SubscriptionPastDue: the charge of its latest period failed; it is still billed.
+	// SubscriptionPastDue: it owes a charge that failed or is retrying (see Charge.Outstanding);
+	// it is still billed.
 	SubscriptionPastDue SubscriptionStatus = "past_due"
-	// SubscriptionUnpaid: the charges of two periods in a row failed; it is not billed until it is
-	// resumed.
+	// SubscriptionUnpaid: it owes failed charges of two periods, or dunning ended with the unpaid
+	// action; it is not billed until it is paid or resumed.
 	SubscriptionUnpaid SubscriptionStatus = "unpaid"
 	// SubscriptionPaused: not billed until it is resumed (by request, or at its PauseUntil).
 	SubscriptionPaused SubscriptionStatus = "paused"
@@ -28,8 +29,8 @@ var transitions = map[SubscriptionStatus][]SubscriptionStatus{
 	SubscriptionTrialing: {SubscriptionActive, SubscriptionCanceled},
 	SubscriptionActive:   {SubscriptionPastDue, SubscriptionPaused, SubscriptionCanceled},
 	SubscriptionPastDue:  {SubscriptionActive, SubscriptionUnpaid, SubscriptionPaused, SubscriptionCanceled},
-	SubscriptionUnpaid:   {SubscriptionActive, SubscriptionCanceled},
-	SubscriptionPaused:   {SubscriptionActive, SubscriptionCanceled},
+	SubscriptionUnpaid:   {SubscriptionActive, SubscriptionPastDue, SubscriptionCanceled},
+	SubscriptionPaused:   {SubscriptionActive, SubscriptionPastDue, SubscriptionCanceled},
 	SubscriptionCanceled: nil,
 }
 
@@ -107,12 +108,17 @@ func (s *Subscription) Pause(until *time.Time, now time.Time) error {
 }
 
 // Resume bills a paused or unpaid subscription again, from the first period that starts at or
-// after at: the periods that started while it was not billed are skipped, never billed late.
-func (s *Subscription) Resume(at, now time.Time) error {
+// after at: the periods that started while it was not billed are skipped, never billed late. It
+// is active again when it owes nothing (owed: Subscription.Owed), else past due.
+func (s *Subscription) Resume(at, now time.Time, owed []Charge) error {
 	if s.Status != SubscriptionPaused && s.Status != SubscriptionUnpaid {
 		return stateError(s, "resumed")
 	}
-	if err := s.become(SubscriptionActive, "resumed", now); err != nil {
+	to := SubscriptionActive
+	if len(owed) > 0 {
+		to = SubscriptionPastDue
+	}
+	if err := s.become(to, "resumed", now); err != nil {
 		return err
 	}
 	for s.NextBillingAt.Before(at) {
@@ -155,47 +161,49 @@ func (s *Subscription) Renew(run uuid.UUID, now time.Time) (Charge, bool) {
 	return s.BillNextPeriod(run, now), true
 }
 
-// AfterCharge is the state a subscription moves to when the charge of its latest period ends
-// with outcome; end is the dunning policy's end when the charge's dunning is over, else empty.
-// A charge that goes retrying makes an active subscription past due. A failed one makes it past
-// due, and a past-due one unpaid (two periods in a row failed); at the end of dunning it is
-// canceled or unpaid, as end says. A success makes a past-due or unpaid one active again. Other
+// AfterCharge is the state a subscription moves to when one of its charges ends with outcome;
+// end is the dunning policy's end when that charge's dunning is over, else empty, and owed is
+// what the subscription owes afterwards (Subscription.Owed, the charge included while it is
+// outstanding). A charge that fails or goes retrying makes an active subscription past due; a
+// failed one makes a past-due one unpaid when the end of dunning says so or when charges of two
+// periods are owed, and cancels it when the end of dunning says so. A success, or a charge
+// voided, makes a past-due or unpaid subscription active only when it owes nothing more. Other
 // outcomes change nothing.
-func AfterCharge(from SubscriptionStatus, outcome ChargeStatus, end DunningEnd) SubscriptionStatus {
+func AfterCharge(from SubscriptionStatus, outcome ChargeStatus, end DunningEnd, owed []Charge) SubscriptionStatus {
 	switch {
 	case from == SubscriptionCanceled:
 		return from
 	case outcome == ChargeFailed && end == DunningCancel:
 		return SubscriptionCanceled
-	case outcome == ChargeFailed && end == DunningUnpaid && from == SubscriptionPastDue:
+	case outcome == ChargeFailed && (end == DunningUnpaid || periodsOwed(owed) > 1) && from.CanBecome(SubscriptionUnpaid):
 		return SubscriptionUnpaid
 	case (outcome == ChargeFailed || outcome == ChargeRetrying) && from == SubscriptionActive:
 		return SubscriptionPastDue
-	case outcome == ChargeFailed && from == SubscriptionPastDue:
-		return SubscriptionUnpaid
-	case outcome == ChargeSucceeded && (from == SubscriptionPastDue || from == SubscriptionUnpaid):
+	case (outcome == ChargeSucceeded || outcome == ChargeCanceled) && len(owed) == 0 &&
+		(from == SubscriptionPastDue || from == SubscriptionUnpaid):
 		return SubscriptionActive
 	}
 	return from
 }
 
 // SettleCharge moves the subscription on when c, one of its charges, ends with c.Status (see
-// AfterCharge), and reports whether its state changed. Only the latest period's charge moves it.
-// A subscription canceled by dunning is canceled at now; an unpaid one that is paid is billed
-// again from the first period that starts at or after now (the periods that started while it
-// was unpaid are not billed late).
-func (s *Subscription) SettleCharge(c Charge, end DunningEnd, now time.Time) bool {
-	if c.SubscriptionID == nil || *c.SubscriptionID != s.ID || s.NextPeriod != c.PeriodIndex+1 {
+// AfterCharge), given what it owes then (Subscription.Owed), and reports whether its state
+// changed. A charge of any period moves it, an older one's late outcome too: the state says
+// whether anything is owed. A subscription canceled by dunning is canceled at now; an unpaid one
+// that owes nothing more is billed again from the first period that starts at or after now (the
+// periods that started while it was unpaid are not billed late).
+func (s *Subscription) SettleCharge(c Charge, owed []Charge, end DunningEnd, now time.Time) bool {
+	if c.SubscriptionID == nil || *c.SubscriptionID != s.ID {
 		return false
 	}
-	to := AfterCharge(s.Status, c.Status, end)
+	to := AfterCharge(s.Status, c.Status, end, owed)
 	switch {
 	case to == s.Status:
 		return false
 	case to == SubscriptionCanceled:
 		s.Status, s.CanceledAt, s.CancelAt, s.PauseUntil, s.UpdatedAt = to, &now, nil, nil, now
-	case s.Status == SubscriptionUnpaid:
-		return s.Resume(now, now) == nil
+	case s.Status == SubscriptionUnpaid && to == SubscriptionActive:
+		return s.Resume(now, now, nil) == nil
 	default:
 		s.Status, s.UpdatedAt = to, now
 	}

@@ -28,7 +28,7 @@ func TestEveryOperationFromEveryState(t *testing.T) {
 		"cancel":        {SubscriptionCanceled, func(s *Subscription) error { return s.Cancel(t0) }},
 		"cancel at end": {"", func(s *Subscription) error { return s.CancelAtPeriodEnd(t0) }},
 		"pause":         {SubscriptionPaused, func(s *Subscription) error { return s.Pause(&until, t0) }},
-		"resume":        {SubscriptionActive, func(s *Subscription) error { return s.Resume(t0, t0) }},
+		"resume":        {SubscriptionActive, func(s *Subscription) error { return s.Resume(t0, t0, nil) }},
 	}
 	for _, from := range SubscriptionStatuses {
 		for name, op := range ops {
@@ -116,7 +116,7 @@ func TestPauseAndResumeSkipPeriods(t *testing.T) {
 	}
 	// Resumed on Apr 15: periods 1 (Feb 28) and 2 (Mar 31) started while paused and are
 	// skipped; period 3 (Apr 30) is the next billed.
-	if err := s.Resume(time.Date(2026, time.April, 15, 0, 0, 0, 0, time.UTC), t0); err != nil {
+	if err := s.Resume(time.Date(2026, time.April, 15, 0, 0, 0, 0, time.UTC), t0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if s.NextPeriod != 3 || !s.NextBillingAt.Equal(time.Date(2026, time.April, 30, 9, 0, 0, 0, time.UTC)) {
@@ -124,38 +124,53 @@ func TestPauseAndResumeSkipPeriods(t *testing.T) {
 	}
 	// Resumed exactly on a period's start, that period is billed.
 	s = monthly(SubscriptionPaused)
-	if err := s.Resume(s.NextBillingAt, t0); err != nil || s.NextPeriod != 1 {
+	if err := s.Resume(s.NextBillingAt, t0, nil); err != nil || s.NextPeriod != 1 {
 		t.Fatalf("%v %d", err, s.NextPeriod)
 	}
 }
 
 func TestAfterCharge(t *testing.T) {
 	t.Parallel()
+	one := []Charge{{PeriodIndex: 1}}                   // one period owes
+	two := []Charge{{PeriodIndex: 0}, {PeriodIndex: 1}} // two periods owe
+	prorated := []Charge{{PeriodIndex: 1, Kind: ChargePeriod}, {PeriodIndex: 1, Kind: ChargeProration}}
 	for _, tc := range []struct {
 		from    SubscriptionStatus
 		outcome ChargeStatus
 		end     DunningEnd
+		owed    []Charge
 		want    SubscriptionStatus
 	}{
-		{SubscriptionActive, ChargeFailed, "", SubscriptionPastDue},
-		{SubscriptionActive, ChargeRetrying, "", SubscriptionPastDue},
-		{SubscriptionPastDue, ChargeRetrying, "", SubscriptionPastDue},
-		{SubscriptionPastDue, ChargeFailed, "", SubscriptionUnpaid},
-		{SubscriptionPastDue, ChargeFailed, DunningCancel, SubscriptionCanceled},
-		{SubscriptionPastDue, ChargeFailed, DunningUnpaid, SubscriptionUnpaid},
-		{SubscriptionUnpaid, ChargeFailed, DunningCancel, SubscriptionCanceled},
-		{SubscriptionPastDue, ChargeSucceeded, "", SubscriptionActive},
-		{SubscriptionUnpaid, ChargeSucceeded, "", SubscriptionActive},
-		{SubscriptionActive, ChargeSucceeded, "", SubscriptionActive},
-		{SubscriptionActive, ChargeNeedsReview, "", SubscriptionActive},
-		{SubscriptionCanceled, ChargeFailed, "", SubscriptionCanceled},
-		{SubscriptionCanceled, ChargeFailed, DunningCancel, SubscriptionCanceled},
-		{SubscriptionPaused, ChargeFailed, "", SubscriptionPaused},
-		{SubscriptionPaused, ChargeRetrying, "", SubscriptionPaused},
+		{SubscriptionActive, ChargeFailed, "", one, SubscriptionPastDue},
+		{SubscriptionActive, ChargeRetrying, "", one, SubscriptionPastDue},
+		{SubscriptionActive, ChargeFailed, "", two, SubscriptionPastDue}, // an older period's late failure: past due first
+		{SubscriptionPastDue, ChargeRetrying, "", two, SubscriptionPastDue},
+		{SubscriptionPastDue, ChargeFailed, "", one, SubscriptionPastDue}, // a retry of the one period failed again
+		{SubscriptionPastDue, ChargeFailed, "", prorated, SubscriptionPastDue},
+		{SubscriptionPastDue, ChargeFailed, "", two, SubscriptionUnpaid},
+		{SubscriptionPastDue, ChargeFailed, DunningCancel, one, SubscriptionCanceled},
+		{SubscriptionPastDue, ChargeFailed, DunningUnpaid, one, SubscriptionUnpaid},
+		{SubscriptionUnpaid, ChargeFailed, DunningCancel, two, SubscriptionCanceled},
+		{SubscriptionUnpaid, ChargeFailed, "", two, SubscriptionUnpaid},
+		{SubscriptionPastDue, ChargeSucceeded, "", nil, SubscriptionActive},
+		{SubscriptionPastDue, ChargeSucceeded, "", one, SubscriptionPastDue}, // others still owed
+		{SubscriptionUnpaid, ChargeSucceeded, "", nil, SubscriptionActive},
+		{SubscriptionUnpaid, ChargeSucceeded, "", one, SubscriptionUnpaid},
+		{SubscriptionPastDue, ChargeCanceled, "", nil, SubscriptionActive}, // the last one owed forgiven
+		{SubscriptionPastDue, ChargeCanceled, "", one, SubscriptionPastDue},
+		{SubscriptionUnpaid, ChargeCanceled, "", nil, SubscriptionActive},
+		{SubscriptionActive, ChargeSucceeded, "", nil, SubscriptionActive},
+		{SubscriptionActive, ChargeNeedsReview, "", nil, SubscriptionActive},
+		{SubscriptionPastDue, ChargeNeedsReview, "", nil, SubscriptionPastDue}, // a person decides
+		{SubscriptionCanceled, ChargeFailed, "", nil, SubscriptionCanceled},
+		{SubscriptionCanceled, ChargeFailed, DunningCancel, nil, SubscriptionCanceled},
+		{SubscriptionPaused, ChargeFailed, "", two, SubscriptionPaused},
+		{SubscriptionPaused, ChargeRetrying, "", one, SubscriptionPaused},
+		{SubscriptionPaused, ChargeSucceeded, "", nil, SubscriptionPaused},
 	} {
-		got := AfterCharge(tc.from, tc.outcome, tc.end)
+		got := AfterCharge(tc.from, tc.outcome, tc.end, tc.owed)
 		if got != tc.want {
-			t.Errorf("%s after a %s charge: %s, want %s", tc.from, tc.outcome, got, tc.want)
+			t.Errorf("%s after a %s charge (end %q, %d owed): %s, want %s", tc.from, tc.outcome, tc.end, len(tc.owed), got, tc.want)
 		}
 		if got != tc.from && !tc.from.CanBecome(got) {
 			t.Errorf("%s -> %s is not a transition of the state machine", tc.from, got)

@@ -183,8 +183,8 @@ func (s Subscription) NewProrationCharge(p Proration, now time.Time) Charge {
 // variable amount), as the period's price, and pays what it can of it from the subscription's
 // credit: the charge then has two lines, the period's price and the credit applied, and is for
 // the rest, never below zero; what credit is left waits for the next period. A charge paid in
-// full by credit (amount 0) is succeeded at once, with nothing to collect, and the subscription
-// moves on as after any succeeded charge (AfterCharge).
+// full by credit (amount 0) is succeeded at once, with nothing to collect; it pays no older
+// charge, so the subscription's state stays as it is (see AfterCharge).
 func (s *Subscription) ApplyCredit(c *Charge) {
 	s.PeriodPrice = c.Amount
 	applied := min(s.Credit.Amount, c.Amount.Amount)
@@ -200,6 +200,6 @@ func (s *Subscription) ApplyCredit(c *Charge) {
 	c.Amount.Amount -= applied
 	s.Credit.Amount -= applied
 	if c.Amount.Amount == 0 {
-		c.Status, s.Status = ChargeSucceeded, AfterCharge(s.Status, ChargeSucceeded, "")
+		c.Status = ChargeSucceeded
 	}
 }

@@ -44,7 +44,7 @@ func StatusEvent(from, to SubscriptionStatus) (EventType, bool) {
 		return EventSubscriptionCanceled, true
 	case to == SubscriptionPaused:
 		return EventSubscriptionPaused, true
-	case to == SubscriptionActive && (from == SubscriptionPaused || from == SubscriptionUnpaid):
+	case (to == SubscriptionActive || to == SubscriptionPastDue) && (from == SubscriptionPaused || from == SubscriptionUnpaid):
 		return EventSubscriptionResumed, true
 	}
 	return "", false

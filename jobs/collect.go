@@ -80,12 +80,16 @@ func (w *CollectChargeWorker) Work(ctx context.Context, job *river.Job[CollectCh
 		attempt billing.Attempt
 		claimed bool
 	)
-	err := store.InTx(ctx, w.deps.Pool, func(tx pgx.Tx) (err error) {
-		charge, claimed, err = store.ClaimCharge(ctx, tx, job.Args.ChargeID, run, w.cfg.Lease, w.deps.Clock.Now())
+	clock, err := store.ChargeClock(ctx, w.deps.Pool, job.Args.ChargeID, w.deps.Clock)
+	if err != nil {
+		return err
+	}
+	err = store.InTx(ctx, w.deps.Pool, func(tx pgx.Tx) (err error) {
+		charge, claimed, err = store.ClaimCharge(ctx, tx, job.Args.ChargeID, run, w.cfg.Lease, clock.Now())
 		if err != nil || !claimed {
 			return err
 		}
-		attempt, err = store.OpenAttempt(ctx, tx, charge.ID, w.deps.Clock.Now())
+		attempt, err = store.OpenAttempt(ctx, tx, charge.ID, clock.Now())
 		return err
 	})
 	if err != nil || !claimed {
@@ -97,7 +101,7 @@ func (w *CollectChargeWorker) Work(ctx context.Context, job *river.Job[CollectCh
 	if err != nil {
 		return err
 	}
-	c := &collection{w: w, run: run, charge: charge, tokenID: pm.GatewayTokenID, attempt: attempt,
+	c := &collection{w: w, run: run, clock: clock, charge: charge, tokenID: pm.GatewayTokenID, attempt: attempt,
 		log: w.deps.Logger.With(slog.String("charge_id", charge.ID.String()), slog.String("attempt_id", attempt.ID.String()))}
 	return c.settle(ctx, c.collect(ctx), job.Attempt >= job.MaxAttempts)
 }
@@ -143,6 +147,7 @@ func (c *collection) settle(ctx context.Context, err error, lastTry bool) error 
 type collection struct {
 	w        *CollectChargeWorker
 	run      uuid.UUID
+	clock    billing.Clock // the charge's customer's (store.ChargeClock)
 	charge   billing.Charge
 	tokenID  string
 	attempt  billing.Attempt
@@ -223,7 +228,7 @@ func (c *collection) checkToken(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if f := tok.Check(c.w.deps.Clock.Now(), gateway.PurposesFor(gateway.Channel(c.charge.Channel))...); f != nil {
+	if f := tok.Check(c.clock.Now(), gateway.PurposesFor(gateway.Channel(c.charge.Channel))...); f != nil {
 		return c.finish(ctx, outcome{billing.AttemptFailed, f})
 	}
 	return nil
@@ -247,7 +252,7 @@ func (c *collection) createPayment(ctx context.Context) (gateway.Payment, error)
 	if err != nil {
 		return p, c.failIfRejected(ctx, err)
 	}
-	if err := store.SetAttemptPayment(context.WithoutCancel(ctx), c.w.deps.Pool, c.attempt.ID, p.ID, c.w.deps.Clock.Now()); err != nil {
+	if err := store.SetAttemptPayment(context.WithoutCancel(ctx), c.w.deps.Pool, c.attempt.ID, p.ID, c.clock.Now()); err != nil {
 		return p, err
 	}
 	c.attempt.GatewayPaymentID = p.ID
@@ -258,7 +263,7 @@ func (c *collection) createPayment(ctx context.Context) (gateway.Payment, error)
 // creation or, when a cap does not allow it yet, defers the charge until it does: retrying, with
 // its job scheduled then, in the same transaction.
 func (c *collection) reserve(ctx context.Context, requestID uuid.UUID) error {
-	now := c.w.deps.Clock.Now()
+	now := c.clock.Now()
 	var (
 		held   *billing.AttemptCap
 		at     time.Time
@@ -273,7 +278,7 @@ func (c *collection) reserve(ctx context.Context, requestID uuid.UUID) error {
 		if charge, err = store.DeferCharge(ctx, tx, c.charge.ID, c.run, at, reason); err != nil {
 			return err
 		}
-		return scheduleRetry(ctx, river.ClientFromContext[pgx.Tx](ctx), tx, c.w.deps.Clock, c.charge.ID, at)
+		return scheduleRetry(ctx, river.ClientFromContext[pgx.Tx](ctx), tx, c.clock, c.charge.ID, at)
 	})
 	switch {
 	case err != nil:
@@ -392,7 +397,7 @@ func (c *collection) failIfRejected(ctx context.Context, err error) error {
 // moves on and the events are appended in the same transaction.
 func (c *collection) finish(ctx context.Context, o outcome) error {
 	ctx = context.WithoutCancel(ctx)
-	now := c.w.deps.Clock.Now()
+	now := c.clock.Now()
 	end := store.AttemptEnd{Attempt: o.status, Charge: billing.ChargeStatus(o.status), Failure: o.failure}
 	var verdict billing.Verdict
 	if o.status == billing.AttemptFailed {
@@ -409,7 +414,7 @@ func (c *collection) finish(ctx context.Context, o outcome) error {
 			return err
 		}
 		if verdict.NextRetryAt != nil {
-			if err := scheduleRetry(ctx, river.ClientFromContext[pgx.Tx](ctx), tx, c.w.deps.Clock, charge.ID, *verdict.NextRetryAt); err != nil {
+			if err := scheduleRetry(ctx, river.ClientFromContext[pgx.Tx](ctx), tx, c.clock, charge.ID, *verdict.NextRetryAt); err != nil {
 				return err
 			}
 		}
@@ -438,8 +443,9 @@ func (c *collection) finish(ctx context.Context, o outcome) error {
 }
 
 // chargeSettled appends the event of charge c's new state in tx, and moves its subscription on
-// (billing.Subscription.SettleCharge) with the events that this makes: past_due, canceled at the
-// end of dunning, renewed when a period after the first is paid.
+// (billing.Subscription.SettleCharge, given what it owes) with the events that this makes:
+// past_due, canceled at the end of dunning, renewed when a period after the first is paid (its
+// period charge, not a proration).
 func chargeSettled(ctx context.Context, tx pgx.Tx, c billing.Charge, end billing.DunningEnd, now time.Time) error {
 	if t, ok := chargeEvents[c.Status]; ok {
 		refunds, err := store.ListRefunds(ctx, tx, c.ID)
@@ -457,8 +463,12 @@ func chargeSettled(ctx context.Context, tx pgx.Tx, c billing.Charge, end billing
 	if err != nil {
 		return err
 	}
+	owed, err := store.OwedCharges(ctx, tx, s)
+	if err != nil {
+		return err
+	}
 	var events []billing.EventType
-	if s.SettleCharge(c, end, now) {
+	if s.SettleCharge(c, owed, end, now) {
 		if err := store.UpdateSubscription(ctx, tx, s); err != nil {
 			return err
 		}
@@ -469,7 +479,7 @@ func chargeSettled(ctx context.Context, tx pgx.Tx, c billing.Charge, end billing
 			events = append(events, billing.EventSubscriptionCanceled)
 		}
 	}
-	if c.Status == billing.ChargeSucceeded && c.PeriodIndex > 0 {
+	if c.Status == billing.ChargeSucceeded && c.Kind == billing.ChargePeriod && c.PeriodIndex > 0 {
 		events = append(events, billing.EventSubscriptionRenewed)
 	}
 	for _, t := range events {
@@ -509,7 +519,7 @@ func step[T any](ctx context.Context, c *collection, name string, requestID uuid
 
 func stepOnce[T any](ctx context.Context, c *collection, name string, requestID uuid.UUID, call func(context.Context) (T, error)) (T, error) {
 	var zero T
-	db, clock := c.w.deps.Pool, c.w.deps.Clock
+	db, clock := c.w.deps.Pool, c.clock
 	id, err := store.BeginStep(ctx, db, c.run, c.attempt, name, requestID, c.w.cfg.Lease, clock.Now())
 	if err != nil {
 		return zero, err

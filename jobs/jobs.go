@@ -148,6 +148,8 @@ func NewClient(deps Deps, cfg Config) (*Client, error) {
 	river.AddWorker(workers, &CheckTokensWorker{deps: deps, cfg: cfg})
 	river.AddWorker(workers, &DispatchEventsWorker{deps: deps, batchSize: cfg.BatchSize})
 	river.AddWorker(workers, newDeliverWebhookWorker(deps, cfg))
+	river.AddWorker(workers, &AdvanceTestClockWorker{scheduler: &BillDueSubscriptionsWorker{deps: deps, batchSize: cfg.BatchSize},
+		janitor: &ReconcileChargesWorker{deps: deps, cfg: cfg}})
 
 	rc := &river.Config{
 		// River reports routine producer counts at Info every few seconds; keep its warnings.

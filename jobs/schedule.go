@@ -15,7 +15,7 @@ import (
 )
 
 // BillDueSubscriptionsArgs asks for one scheduler pass: bill every subscription whose next period
-// has started.
+// has started (by its customer's test clock, if it has one).
 type BillDueSubscriptionsArgs struct{}
 
 // Kind names the job in River.
@@ -89,15 +89,19 @@ func (w *BillDueSubscriptionsWorker) billBatch(ctx context.Context, asOf time.Ti
 			}
 			*run = &r.ID
 		}
+		at, err := subscriptionTimes(ctx, tx, subs, now)
+		if err != nil {
+			return err
+		}
 		charges := make([]billing.Charge, 0, len(subs))
 		owners := make([]*billing.Subscription, 0, len(subs)) // of each charge
 		for i := range subs {
 			from := subs[i].Status
-			if c, billed := subs[i].Renew(**run, now); billed {
+			if c, billed := subs[i].Renew(**run, at(subs[i].CustomerID)); billed {
 				charges, owners = append(charges, c), append(owners, &subs[i])
 			}
 			if t, ok := billing.StatusEvent(from, subs[i].Status); ok { // a cancel at period end
-				if err := store.AppendEvent(ctx, tx, billing.SubscriptionEvent(t, subs[i], now)); err != nil {
+				if err := store.AppendEvent(ctx, tx, billing.SubscriptionEvent(t, subs[i], at(subs[i].CustomerID))); err != nil {
 					return err
 				}
 			}
@@ -180,15 +184,32 @@ func (w *BillDueSubscriptionsWorker) resumePausesEnded(ctx context.Context, tx p
 	if err != nil || len(subs) == 0 {
 		return 0, err
 	}
+	at, err := subscriptionTimes(ctx, tx, subs, now)
+	if err != nil {
+		return 0, err
+	}
 	for i := range subs {
-		if err := subs[i].Resume(*subs[i].PauseUntil, now); err != nil {
+		owed, err := store.OwedCharges(ctx, tx, subs[i])
+		if err != nil {
 			return 0, err
 		}
-		if err := store.AppendEvent(ctx, tx, billing.SubscriptionEvent(billing.EventSubscriptionResumed, subs[i], now)); err != nil {
+		if err := subs[i].Resume(*subs[i].PauseUntil, at(subs[i].CustomerID), owed); err != nil {
+			return 0, err
+		}
+		if err := store.AppendEvent(ctx, tx, billing.SubscriptionEvent(billing.EventSubscriptionResumed, subs[i], at(subs[i].CustomerID))); err != nil {
 			return 0, err
 		}
 	}
 	return len(subs), store.AdvanceSubscriptions(ctx, tx, subs, now)
+}
+
+// subscriptionTimes tells the time of each of subs' customers: its test clock's, else now.
+func subscriptionTimes(ctx context.Context, tx pgx.Tx, subs []billing.Subscription, now time.Time) (func(uuid.UUID) time.Time, error) {
+	ids := make([]uuid.UUID, len(subs))
+	for i, s := range subs {
+		ids[i] = s.CustomerID
+	}
+	return store.ClockTimes(ctx, tx, ids, now)
 }
 
 // enqueueCharges inserts a CollectCharge job per charge in tx.

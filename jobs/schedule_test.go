@@ -132,7 +132,7 @@ func (m *subModel) apply(t *rapid.T, pool *pgxpool.Pool, op string, until time.T
 		case "pause until":
 			opErr = s.Pause(&until, now)
 		case "resume":
-			opErr = s.Resume(now, now)
+			opErr = s.Resume(now, now, nil)
 		case "cancel at period end":
 			opErr = s.CancelAtPeriodEnd(now)
 		case "undo cancel":

@@ -153,11 +153,16 @@ func completeSetup(ctx context.Context, d Deps, jobs *Client, s billing.PaymentM
 }
 
 // switchSubscription makes the subscription bill pm and, when it is past due or unpaid, retries
-// its latest failed or retrying charge with pm at once (RetryPastDue, dunning's). A subscription canceled since the setup
+// every failed or retrying charge it owes with pm at once, oldest first (RetryPastDue, dunning's). A subscription canceled since the setup
 // began, or that pm's token cannot bill (no recurring purpose, or no STANDING_ORDER for the
 // amounts set for its upcoming periods), is left alone.
 func switchSubscription(ctx context.Context, log *slog.Logger, tx pgx.Tx, jobs *Client, clock billing.Clock, subID uuid.UUID, pm billing.PaymentMethod) error {
 	now := clock.Now()
+	// The charges that RetryPastDue retries are locked before the subscription, as the charge
+	// worker locks them, so that the two never wait for each other.
+	if _, err := store.LockRetryableCharges(ctx, tx, subID); err != nil {
+		return err
+	}
 	sub, err := store.LockSubscription(ctx, tx, subID)
 	if err != nil {
 		return err

@@ -24,7 +24,8 @@ func (CheckTokensArgs) Kind() string { return "check_tokens" }
 func (CheckTokensArgs) InsertOpts() river.InsertOpts { return onePassAtATime() }
 
 // CheckTokensWorker re-reads at the gateway the tokens of the subscriptions due within
-// Config.TokenCheckAhead, before their renewal can fail: it records the token's status,
+// Config.TokenCheckAhead (of their customer's test clock's time, if it has one), before their
+// renewal can fail: it records the token's status,
 // purposes and card expiry on the payment method, and raises payment_method.expiring (the card
 // expires before the next charge) and payment_method.suspended (the token is not ACTIVE, lacks a
 // recurring purpose, or the gateway does not know it) once per condition: again only after the
@@ -38,7 +39,7 @@ type CheckTokensWorker struct {
 // Work runs one pass over up to 1000 payment methods, least recently checked first. A token the
 // gateway cannot read now is left for the next pass.
 func (w *CheckTokensWorker) Work(ctx context.Context, _ *river.Job[CheckTokensArgs]) error {
-	due, err := store.PaymentMethodsDueBy(ctx, w.deps.Pool, w.deps.Clock.Now().Add(w.cfg.TokenCheckAhead), 1000)
+	due, err := store.PaymentMethodsDueBy(ctx, w.deps.Pool, w.deps.Clock.Now(), w.cfg.TokenCheckAhead, 1000)
 	if err != nil {
 		return err
 	}
@@ -75,7 +76,11 @@ func (w *CheckTokensWorker) check(ctx context.Context, d store.TokenDue) error {
 		Suspended: !found || tok.Status != gateway.TokenActive ||
 			!slices.ContainsFunc(gateway.PurposesFor(gateway.ChannelRecurring), tok.HasPurpose),
 	}
-	now := w.deps.Clock.Now()
+	clock, err := store.CustomerClock(ctx, w.deps.Pool, pm.CustomerID, w.deps.Clock)
+	if err != nil {
+		return err
+	}
+	now := clock.Now()
 	return store.InTx(ctx, w.deps.Pool, func(tx pgx.Tx) error {
 		before, err := store.SaveTokenCheck(ctx, tx, pm, status, seen, now)
 		if err != nil {

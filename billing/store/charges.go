@@ -204,14 +204,15 @@ func ListCharges(ctx context.Context, db DBTX, f ChargeFilter, limit int) ([]bil
 // chargeColumns are what scanCharge reads. An ad-hoc charge's period is NULL: it reads as zero.
 const chargeColumns = `id, kind, change_id, customer_id, payment_method_id, subscription_id, billing_run_id, coalesce(period_index, 0),
 	coalesce(period_start, 'epoch'), coalesce(period_end, 'epoch'), amount, currency, channel, coalesce(description, ''),
-	status, failure_code, failure_reason, next_retry_at, coalesce(retry_reason, ''), first_failed_at, created_at, updated_at`
+	status, failure_code, failure_reason, next_retry_at, coalesce(retry_reason, ''), first_failed_at, void_requested_at,
+	created_at, updated_at`
 
 func scanCharge(row pgx.Row) (billing.Charge, error) {
 	var c billing.Charge
 	var code, reason *string
 	err := row.Scan(&c.ID, &c.Kind, &c.ChangeID, &c.CustomerID, &c.PaymentMethodID, &c.SubscriptionID, &c.BillingRunID, &c.PeriodIndex,
 		&c.PeriodStart, &c.PeriodEnd, &c.Amount.Amount, &c.Amount.Currency, &c.Channel, &c.Description, &c.Status,
-		&code, &reason, &c.NextRetryAt, &c.RetryReason, &c.FirstFailedAt, &c.CreatedAt, &c.UpdatedAt)
+		&code, &reason, &c.NextRetryAt, &c.RetryReason, &c.FirstFailedAt, &c.VoidedAt, &c.CreatedAt, &c.UpdatedAt)
 	if c.AdHoc() {
 		c.PeriodStart, c.PeriodEnd = time.Time{}, time.Time{}
 	}
@@ -230,23 +231,63 @@ func failure(code, reason *string) *billing.Failure {
 	return f
 }
 
-// VoidCharge asks for an unfinished charge to be called off: its worker cancels the payment at
-// the gateway instead of capturing it, and the charge ends canceled. A retrying charge is due at
-// once, so that the janitor has it called off without waiting for its retry. A charge already
-// captured cannot be voided (*billing.ConflictError); voiding a charge that failed or was
-// canceled changes nothing.
-func VoidCharge(ctx context.Context, db DBTX, id uuid.UUID, now time.Time) (billing.Charge, error) {
+// VoidCharge asks for an unfinished charge (pending, processing or reconciling) to be called off,
+// for reason: its worker cancels the payment at the gateway instead of capturing it, and the
+// charge ends canceled, unless the capture came first. A charge already captured cannot be voided
+// (refund it), nor one in review, whose outcome is unknown (*billing.ConflictError); voiding one
+// that was canceled changes nothing. A failed or retrying charge is forgiven instead
+// (billing.Charge.Forgive, SaveForgiven).
+func VoidCharge(ctx context.Context, db DBTX, id uuid.UUID, reason string, now time.Time) (billing.Charge, error) {
 	c, err := scanCharge(db.QueryRow(ctx, `
-		UPDATE charges SET void_requested_at = CASE WHEN status = 'succeeded' THEN NULL ELSE coalesce(void_requested_at, $2) END,
-			next_retry_at = CASE WHEN status = 'retrying' THEN least(next_retry_at, $2) END
-		WHERE id = $1 RETURNING `+chargeColumns, id, now))
-	if err != nil {
-		return c, notFound(err, "charge "+id.String())
+		UPDATE charges SET void_requested_at = coalesce(void_requested_at, $2), void_reason = coalesce(void_reason, $3)
+		WHERE id = $1 AND status IN ('pending', 'processing', 'reconciling') RETURNING `+chargeColumns, id, now, reason))
+	if errors.Is(err, pgx.ErrNoRows) {
+		if c, err = GetCharge(ctx, db, id); err != nil {
+			return c, err
+		}
+		switch c.Status {
+		case billing.ChargeSucceeded:
+			return c, &billing.ConflictError{Reason: "the charge was captured: refund it instead"}
+		case billing.ChargeNeedsReview:
+			return c, &billing.ConflictError{Reason: "the charge's outcome is unknown: settle it at the gateway first"}
+		case billing.ChargeCanceled:
+			return c, nil
+		}
+		return c, fmt.Errorf("void charge %s: it is %s: forgive it instead", id, c.Status)
 	}
-	if c.Status == billing.ChargeSucceeded {
-		return c, &billing.ConflictError{Reason: "the charge was captured: refund it instead"}
+	if err != nil {
+		return c, fmt.Errorf("void charge: %w", err)
 	}
 	return c, nil
+}
+
+// SaveForgiven stores charge c forgiven (billing.Charge.Forgive), with its open attempt, which
+// waits unsent for the card's caps if there is one, canceled likewise. It refuses (with a
+// *billing.ConflictError) a charge that has an attempt sent to the gateway and not ended: that
+// attempt's outcome is not known yet.
+func SaveForgiven(ctx context.Context, tx pgx.Tx, c billing.Charge) error {
+	var sent bool
+	err := tx.QueryRow(ctx, `
+		SELECT EXISTS (SELECT 1 FROM charge_attempts WHERE charge_id = $1 AND status = 'processing' AND create_request_id IS NOT NULL)`,
+		c.ID).Scan(&sent)
+	if err != nil {
+		return fmt.Errorf("forgive charge: %w", err)
+	}
+	if sent {
+		return &billing.ConflictError{Reason: "an attempt of the charge is at the gateway: its outcome is not known yet"}
+	}
+	_, err = tx.Exec(ctx, `
+		WITH a AS (
+			UPDATE charge_attempts SET status = 'canceled', failure_code = $3, failure_reason = $4, updated_at = $5
+			WHERE charge_id = $1 AND status = 'processing'
+		)
+		UPDATE charges SET status = $2, failure_code = $3, failure_reason = $4, updated_at = $5, void_requested_at = $6,
+			void_reason = $4, next_retry_at = NULL, retry_reason = NULL
+		WHERE id = $1`, c.ID, c.Status, c.Failure.Code, c.Failure.Reason, c.UpdatedAt, c.VoidedAt)
+	if err != nil {
+		return fmt.Errorf("forgive charge: %w", err)
+	}
+	return nil
 }
 
 // LockCharge reads a charge and locks it for update until tx ends.
@@ -258,16 +299,33 @@ func LockCharge(ctx context.Context, tx pgx.Tx, id uuid.UUID) (billing.Charge, e
 	return c, nil
 }
 
-// LockLatestUnpaidCharge returns the subscription's charge of the latest period that is failed or
-// retrying, locked for update until tx ends; billing.ErrNotFound when it has none.
-func LockLatestUnpaidCharge(ctx context.Context, tx pgx.Tx, subscriptionID uuid.UUID) (billing.Charge, error) {
-	c, err := scanCharge(tx.QueryRow(ctx, `
-		SELECT `+chargeColumns+` FROM charges WHERE subscription_id = $1 AND status IN ('failed', 'retrying')
-		ORDER BY period_start DESC LIMIT 1 FOR UPDATE`, subscriptionID))
-	if err != nil {
-		return c, notFound(err, "failed or retrying charge of subscription "+subscriptionID.String())
-	}
-	return c, nil
+// owedSQL is billing.Charge.Outstanding in SQL, on charges aliased c: the reports sum what is owed
+// over many subscriptions with it, and OwedCharges narrows its read with it before billing
+// decides. TestOwedSQLIsTheRule holds the two together.
+const owedSQL = `(c.subscription_id IS NOT NULL AND c.void_requested_at IS NULL AND (c.status IN ('failed', 'retrying')
+	OR (c.status IN ('pending', 'processing', 'reconciling') AND c.first_failed_at IS NOT NULL)))`
+
+// OwedCharges returns what subscription s owes (billing.Subscription.Owed), oldest period first,
+// as db sees it. It locks nothing: a caller that settles one of s's charges holds s's lock, and
+// so sees every other settlement of s's charges committed.
+func OwedCharges(ctx context.Context, db DBTX, s billing.Subscription) ([]billing.Charge, error) {
+	charges, err := listRows(ctx, db, "owed charges", scanCharge, `
+		SELECT `+chargeColumns+` FROM charges c WHERE c.subscription_id = $1 AND `+owedSQL+`
+		ORDER BY period_start, created_at, id`, s.ID)
+	return s.Owed(charges), err
+}
+
+// LockRetryableCharges returns the charges that a subscription owes and that can be tried again at
+// once (billing.Charge.Retryable: failed or retrying), oldest period first, each locked for update
+// until tx ends; whether the subscription is canceled is the caller's to check. Lock them before
+// the subscription, as the charge worker does (it ends a charge, then settles its subscription):
+// charges being worked are left out, so this never waits for a worker that waits for the
+// subscription.
+func LockRetryableCharges(ctx context.Context, tx pgx.Tx, subscriptionID uuid.UUID) ([]billing.Charge, error) {
+	return listRows(ctx, tx, "lock retryable charges", scanCharge, `
+		SELECT `+chargeColumns+` FROM charges c
+		WHERE c.subscription_id = $1 AND c.status IN ('failed', 'retrying') AND `+owedSQL+`
+		ORDER BY period_start, created_at, id FOR UPDATE`, subscriptionID)
 }
 
 // SaveRetry stores a charge made due for another attempt (billing.Charge.RetryNow): its state,

@@ -14,9 +14,9 @@ import (
 // a *billing.ConflictError that names it. It leaves a transaction usable either way.
 func CreateCustomer(ctx context.Context, db DBTX, c billing.Customer) error {
 	tag, err := db.Exec(ctx, `
-		INSERT INTO customers (id, external_id, email, name, created_at) VALUES ($1, $2, $3, $4, $5)
+		INSERT INTO customers (id, external_id, email, name, created_at, test_clock_id) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (external_id) DO NOTHING`,
-		c.ID, c.ExternalID, c.Email, c.Name, c.CreatedAt)
+		c.ID, c.ExternalID, c.Email, c.Name, c.CreatedAt, c.TestClockID)
 	if err != nil {
 		return fmt.Errorf("create customer: %w", err)
 	}
@@ -39,10 +39,10 @@ func GetCustomer(ctx context.Context, db DBTX, id uuid.UUID) (billing.Customer, 
 	return c, nil
 }
 
-const customerColumns = `id, external_id, email, name, created_at`
+const customerColumns = `id, external_id, email, name, created_at, test_clock_id`
 
 func scanCustomer(row pgx.Row) (billing.Customer, error) {
 	var c billing.Customer
-	err := row.Scan(&c.ID, &c.ExternalID, &c.Email, &c.Name, &c.CreatedAt)
+	err := row.Scan(&c.ID, &c.ExternalID, &c.Email, &c.Name, &c.CreatedAt, &c.TestClockID)
 	return c, err
 }

@@ -80,15 +80,17 @@ func MarkUnsettled(ctx context.Context, db DBTX, id uuid.UUID, reviewAfter time.
 }
 
 // DueForReconciliation returns up to limit unfinished charges that no run is working: reconciling
-// charges whose next look is due, retrying ones whose next retry is due at now (their scheduled
-// job may have been lost, or a test clock moved past it), and pending or processing ones that no
+// charges whose next look is due, retrying ones whose next retry is due at now, or at their
+// customer's test clock's time (their scheduled job may have been lost, or a test clock moved
+// past it), and pending or processing ones that no
 // run has held for stale (their job may have been lost; enqueueing one that still has a job is a
 // no-op).
 func DueForReconciliation(ctx context.Context, db DBTX, stale time.Duration, now time.Time, limit int) ([]uuid.UUID, error) {
 	rows, err := db.Query(ctx, `
 		SELECT id FROM charges
 		WHERE (status = 'reconciling' AND reconcile_after <= now())
-			OR (status = 'retrying' AND next_retry_at <= $3)
+			OR (status = 'retrying' AND next_retry_at <= `+dueBound("$3")+`
+				AND next_retry_at <= coalesce(`+clockTime("charges.customer_id")+`, $3))
 			OR (status IN ('pending', 'processing') AND lease_owner IS NULL
 				AND coalesce(lease_until, created_at) < now() - $1::interval)
 		ORDER BY reconcile_after NULLS FIRST LIMIT $2`, stale, limit, now)
@@ -148,16 +150,18 @@ func DeferCharge(ctx context.Context, db DBTX, id, run uuid.UUID, at time.Time, 
 // its subscription was canceled (an ad-hoc charge has none).
 func CallOff(ctx context.Context, db DBTX, id uuid.UUID) (*billing.Failure, error) {
 	var voided bool
+	var reason string
 	var subStatus billing.SubscriptionStatus
 	err := db.QueryRow(ctx, `
-		SELECT c.void_requested_at IS NOT NULL, coalesce(s.status, '') FROM charges c
+		SELECT c.void_requested_at IS NOT NULL, coalesce(c.void_reason, ''), coalesce(s.status, '') FROM charges c
 		LEFT JOIN subscriptions s ON s.id = c.subscription_id
-		WHERE c.id = $1`, id).Scan(&voided, &subStatus)
+		WHERE c.id = $1`, id).Scan(&voided, &reason, &subStatus)
 	switch {
 	case err != nil:
 		return nil, notFound(err, "charge "+id.String())
 	case voided:
-		return &billing.Failure{Code: billing.FailureVoided, Reason: "the charge was voided"}, nil
+		reason, _ = billing.VoidReason(reason) // checked when it was stored; empty before it was kept
+		return &billing.Failure{Code: billing.FailureVoided, Reason: reason}, nil
 	case subStatus == billing.SubscriptionCanceled:
 		return &billing.Failure{Code: billing.FailureCanceled, Reason: "the subscription was canceled"}, nil
 	}

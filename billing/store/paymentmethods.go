@@ -74,15 +74,16 @@ type TokenDue struct {
 }
 
 // PaymentMethodsDueBy returns up to limit payment methods of billable subscriptions (trialing,
-// active, past due) whose next period starts by until, each with the earliest start, least
-// recently checked first.
-func PaymentMethodsDueBy(ctx context.Context, db DBTX, until time.Time, limit int) ([]TokenDue, error) {
+// active, past due) whose next period starts within ahead of now (or of their customer's test
+// clock's time), each with the earliest start, least recently checked first.
+func PaymentMethodsDueBy(ctx context.Context, db DBTX, now time.Time, ahead time.Duration, limit int) ([]TokenDue, error) {
 	rows, err := db.Query(ctx, `
 		SELECT `+prefixedPaymentMethodColumns+`, min(s.next_billing_at)
 		FROM payment_methods pm JOIN subscriptions s ON s.payment_method_id = pm.id
-		WHERE s.status IN ('trialing', 'active', 'past_due') AND s.next_billing_at <= $1
+		WHERE s.status IN ('trialing', 'active', 'past_due') AND s.next_billing_at <= `+dueBound("$1")+` + $3::interval
+			AND s.next_billing_at <= coalesce(`+clockTime("pm.customer_id")+`, $1) + $3::interval
 		GROUP BY pm.id
-		ORDER BY pm.token_checked_at NULLS FIRST, pm.id LIMIT $2`, until, limit)
+		ORDER BY pm.token_checked_at NULLS FIRST, pm.id LIMIT $2`, now, limit, ahead)
 	if err != nil {
 		return nil, fmt.Errorf("payment methods due: %w", err)
 	}

@@ -227,8 +227,8 @@ func EachRevenue(ctx context.Context, db DBTX, f RevenueFilter, fn func(RevenueR
 }
 
 // AtRisk is a subscription that may not be paid at its next billing: it is past due (in status
-// past_due or unpaid, or its latest charge failed, is retrying or waits for review), or its card expires
-// before its next billing date.
+// past_due or unpaid, it owes charges (billing.Charge.Outstanding), or its latest charge waits for
+// review), or its card expires before its next billing date.
 type AtRisk struct {
 	SubscriptionID     uuid.UUID
 	CustomerID         uuid.UUID
@@ -242,7 +242,8 @@ type AtRisk struct {
 	CardLast4          string
 	CardExpMonth       int
 	CardExpYear        int
-	LastFailure        *billing.Failure // why the latest charge failed, if it did
+	Owed               Total            // the charges it owes, in its currency
+	LastFailure        *billing.Failure // why the latest charge it owes failed, else the latest charge, if it did
 }
 
 // AtRiskFilter selects subscriptions at risk, by next billing date.
@@ -257,17 +258,24 @@ func EachAtRisk(ctx context.Context, db DBTX, f AtRiskFilter, fn func(AtRisk) er
 	rows, err := db.Query(ctx, `
 		SELECT * FROM (
 			SELECT s.id, s.customer_id, cu.external_id, cu.name, s.amount, s.currency, s.next_billing_at,
-				(s.status IN ('past_due', 'unpaid') OR coalesce(last.status IN ('failed', 'retrying', 'needs_review'), false)) AS past_due,
+				(s.status IN ('past_due', 'unpaid') OR owed.n > 0 OR coalesce(last.status = 'needs_review', false)) AS past_due,
 				make_timestamptz(pm.exp_year + pm.exp_month / 12, pm.exp_month % 12 + 1, 1, 0, 0, 0, 'UTC')
 					<= s.next_billing_at AS card_expiring,
-				pm.brand, pm.last4, pm.exp_month, pm.exp_year, last.failure_code, last.failure_reason
+				pm.brand, pm.last4, pm.exp_month, pm.exp_year, owed.n, owed.amount,
+				coalesce(owed.failure_code, last.failure_code), coalesce(owed.failure_reason, last.failure_reason)
 			FROM subscriptions s
 			JOIN customers cu ON cu.id = s.customer_id
 			JOIN payment_methods pm ON pm.id = s.payment_method_id
 			LEFT JOIN LATERAL (
 				SELECT status, failure_code, failure_reason FROM charges
-				WHERE subscription_id = s.id ORDER BY period_start DESC LIMIT 1
+				WHERE subscription_id = s.id ORDER BY period_start DESC, created_at DESC LIMIT 1
 			) last ON true
+			CROSS JOIN LATERAL (
+				SELECT count(*)::int AS n, coalesce(sum(c.amount), 0)::bigint AS amount,
+					(array_agg(c.failure_code ORDER BY c.period_start DESC, c.created_at DESC))[1] AS failure_code,
+					(array_agg(c.failure_reason ORDER BY c.period_start DESC, c.created_at DESC))[1] AS failure_reason
+				FROM charges c WHERE c.subscription_id = s.id AND `+owedSQL+`
+			) owed
 			WHERE s.status NOT IN ('canceled', 'paused')
 				AND ($1::uuid IS NULL OR (s.next_billing_at, s.id) > (SELECT next_billing_at, id FROM subscriptions WHERE id = $1))
 		) s
@@ -282,7 +290,7 @@ func EachAtRisk(ctx context.Context, db DBTX, f AtRiskFilter, fn func(AtRisk) er
 	)
 	scans := []any{&s.SubscriptionID, &s.CustomerID, &s.CustomerExternalID, &s.CustomerName, &s.Price.Amount,
 		&s.Price.Currency, &s.NextBillingAt, &s.PastDue, &s.CardExpiring, &s.CardBrand, &s.CardLast4,
-		&s.CardExpMonth, &s.CardExpYear, &code, &reason}
+		&s.CardExpMonth, &s.CardExpYear, &s.Owed.Count, &s.Owed.Amount, &code, &reason}
 	_, err = pgx.ForEachRow(rows, scans, func() error {
 		s.LastFailure = failure(code, reason)
 		return fn(s)

@@ -96,7 +96,7 @@ func TestAdHocCharge(t *testing.T) {
 	require.Equal(t, billing.ChargeFailed, failed.Status)
 	require.NotNil(t, failed.FirstFailedAt)
 	require.True(t, sub.CreatedAt.Equal(*failed.FirstFailedAt))
-	require.False(t, sub.SettleCharge(failed, "", sub.CreatedAt), "an ad-hoc charge moves no subscription")
+	require.False(t, sub.SettleCharge(failed, nil, "", sub.CreatedAt), "an ad-hoc charge moves no subscription")
 
 	// The schema holds the shape: a charge without a subscription is on channel MERCHANT.
 	_, err = db.Exec(ctx, `UPDATE charges SET channel = 'RECURRING' WHERE id = $1`, c.ID)

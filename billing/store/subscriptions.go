@@ -46,25 +46,28 @@ func LockSubscription(ctx context.Context, tx pgx.Tx, id uuid.UUID) (billing.Sub
 }
 
 // LockDueSubscriptions returns up to limit subscriptions in a billable state (trialing, active,
-// past_due) whose next period starts at or before asOf, earliest first, locked for update until
-// tx ends. Rows locked by another transaction are skipped, so several schedulers can run at once
+// past_due) whose next period starts at or before asOf (or their customer's test clock's time),
+// earliest first, locked for update until tx ends. Rows locked by another transaction are skipped, so several schedulers can run at once
 // without waiting or billing twice. The states are spelled as in the subscriptions_due index's
 // predicate, so that the planner can use it.
 func LockDueSubscriptions(ctx context.Context, tx pgx.Tx, asOf time.Time, limit int) ([]billing.Subscription, error) {
 	return lockSubscriptions(ctx, tx, `
 		SELECT `+subscriptionColumns+` FROM subscriptions
-		WHERE status IN ('trialing', 'active', 'past_due') AND next_billing_at <= $1
+		WHERE status IN ('trialing', 'active', 'past_due') AND next_billing_at <= `+dueBound("$1")+`
+			AND next_billing_at <= coalesce(`+clockTime("subscriptions.customer_id")+`, $1)
 		ORDER BY next_billing_at
 		LIMIT $2
 		FOR UPDATE SKIP LOCKED`, asOf, limit)
 }
 
 // LockPausesEnded returns up to limit paused subscriptions whose pause ends at or before asOf,
-// locked for update until tx ends (rows locked elsewhere are skipped).
+// (or their customer's test clock's time), locked for update until tx ends (rows locked elsewhere
+// are skipped).
 func LockPausesEnded(ctx context.Context, tx pgx.Tx, asOf time.Time, limit int) ([]billing.Subscription, error) {
 	return lockSubscriptions(ctx, tx, `
 		SELECT `+subscriptionColumns+` FROM subscriptions
-		WHERE status = 'paused' AND pause_until <= $1
+		WHERE status = 'paused' AND pause_until <= `+dueBound("$1")+`
+			AND pause_until <= coalesce(`+clockTime("subscriptions.customer_id")+`, $1)
 		ORDER BY pause_until
 		LIMIT $2
 		FOR UPDATE SKIP LOCKED`, asOf, limit)

@@ -57,12 +57,19 @@ func TestCalledOffChargesCancelTheirAuthorization(t *testing.T) {
 			if c.code == billing.FailureCanceled {
 				target = subID
 			}
-			e.post(fmt.Sprintf(c.path, target), nil, map[string]int{billing.FailureVoided: 202, billing.FailureCanceled: 200}[c.code], nil)
+			var body any
+			reason := "the subscription was canceled"
+			if c.code == billing.FailureVoided {
+				reason = "duplicate order #42"
+				body = map[string]any{"reason": reason}
+			}
+			e.post(fmt.Sprintf(c.path, target), body, map[string]int{billing.FailureVoided: 202, billing.FailureCanceled: 200}[c.code], nil)
 
 			e.clock.Advance(2 * time.Hour) // the gateway authorizes
 			charge := e.settledCharges(subID, 1)[0]
 			require.Equal(t, "canceled", charge.Status)
 			require.Equal(t, c.code, charge.Failure.Code)
+			require.Equal(t, reason, charge.Failure.Reason)
 			p := e.sim.Ledger()[0]
 			require.Equal(t, gateway.PaymentCancelled, p.Status)
 			require.True(t, p.Cancelled)

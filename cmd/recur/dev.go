@@ -49,8 +49,9 @@ func devCmd(ctx context.Context, cfg config, args []string, getenv func(string) 
 	}
 
 	// With the built-in simulator, the instance runs on a test clock that the API can advance
-	// (POST /v1/test_clock/advance); with a real gateway, on the wall clock only. The simulator
-	// sends its callbacks to this instance.
+	// (POST /v1/test_clock/advance), and the API offers per-customer test clocks (/v1/test_clocks);
+	// with a real gateway, on the wall clock only (the API tells them apart by the clock: see
+	// api.sandbox). The simulator sends its callbacks to this instance.
 	var clock billing.Clock = billing.SystemClock{}
 	egwCfg := cfg.EGW
 	if egwCfg == nil {
@@ -94,6 +95,9 @@ const testClockWalkthrough = `# Test clock: move this instance's time forward (n
 curl -s -H "$H" $API/test_clock                               # {"now": ...}
 curl -s -H "$H" -H "$J" $API/test_clock/advance -d '{"to":"'$(date -u -d '+1 month +1 minute' +%Y-%m-%dT%H:%M:%SZ)'"}'
 sleep 2; curl -s -H "$H" $API/subscriptions/$SUB/charges     # the second period, charged
+# Per-customer test clocks: customers created with a test_clock_id live at their clock's time.
+CLK=$(curl -s -H "$H" -H "$J" $API/test_clocks -d '{"name":"demo","frozen_time":"2030-01-15T10:00:00Z"}' | id)
+curl -s -H "$H" -H "$J" $API/test_clocks/$CLK/advance -d '{"frozen_time":"2030-02-15T10:01:00Z"}'   # "status":"advancing", then "ready"
 
 `
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -422,17 +423,30 @@ func TestDunningConfig(t *testing.T) {
 	require.ErrorContains(t, err, "RECUR_DUNNING_SCHEDULE")
 }
 
-// TestVoidARetryingCharge: a voided charge in dunning is called off at once, not at its next
-// retry, and no payment is made for it.
+// TestVoidARetryingCharge: a charge in dunning that the merchant voids is forgiven at once, not
+// at its next retry, with the merchant's reason; no payment is made for it, and its subscription,
+// which owes nothing else, is active again.
 func TestVoidARetryingCharge(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	sub := e.subscribe(egwsim.TokenInsufficientFunds + "_void")
 	id := e.firstCharge(sub)
 	e.attemptsEnded(id, 1, "retrying")
-	e.post("/v1/charges/"+id+"/void", nil, http.StatusAccepted, nil)
-	c := e.attemptsEnded(id, 2, "canceled")
+	require.Equal(t, "past_due", e.getSubscription(sub).Status)
+	var p problemOut
+	e.post("/v1/charges/"+id+"/void", map[string]any{"reason": strings.Repeat("x", 501)}, 422, &p)
+	require.Equal(t, "reason", p.Errors[0].Field)
+	var voided dunningCharge
+	e.post("/v1/charges/"+id+"/void", map[string]any{"reason": "goodwill"}, http.StatusOK, &voided)
+	require.Equal(t, "canceled", voided.Status)
+	require.Nil(t, voided.NextRetryAt)
+	c := e.attemptsEnded(id, 1, "canceled")
 	require.Equal(t, billing.FailureVoided, c.Failure.Code)
-	require.Nil(t, c.Attempts[1].GatewayPaymentID)
+	require.Equal(t, "active", e.getSubscription(sub).Status)
+	e.clock.Set(e.clock.Now().AddDate(0, 0, 2)) // past its next retry: nothing happens
+	time.Sleep(500 * time.Millisecond)
+	require.Len(t, e.attemptsEnded(id, 1, "canceled").Attempts, 1)
 	require.Len(t, e.ledgerFor(id), 1)
+	require.Equal(t, []string{"subscription.created", "subscription.past_due"}, e.eventTypes(sub))
+	e.post("/v1/charges/"+id+"/retry", nil, http.StatusConflict, nil)
 }

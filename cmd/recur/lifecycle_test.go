@@ -19,7 +19,8 @@ func (e *testEnv) getSubscription(id string) subscriptionOut {
 
 // TestDunningStatesPaymentMethodAndResume: a declined charge makes the subscription past due, a
 // second one unpaid, which is not billed any more; with a new payment method and a resume it is
-// billed again from the period that has started, and is active once that is paid.
+// billed again from the period that has started, past due while the failed periods are owed,
+// and active once one is forgiven and the other paid.
 func TestDunningStatesPaymentMethodAndResume(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
@@ -53,13 +54,23 @@ func TestDunningStatesPaymentMethodAndResume(t *testing.T) {
 
 	var resumed subscriptionOut
 	e.post("/v1/subscriptions/"+sub.ID+"/resume", nil, 200, &resumed)
-	require.Equal(t, "active", resumed.Status)
+	require.Equal(t, "past_due", resumed.Status, "billed again, but the two failed periods are still owed")
 	require.Equal(t, e.clock.Now(), resumed.NextBillingAt, "the period that starts now is billed")
-	third := e.settledCharges(sub.ID, 3)[0]
-	require.Equal(t, "succeeded", third.Status)
-	require.Equal(t, 2, third.Period.Index)
-	require.Equal(t, "active", e.getSubscription(sub.ID).Status)
+	charges := e.settledCharges(sub.ID, 3)
+	require.Equal(t, "succeeded", charges[0].Status)
+	require.Equal(t, 2, charges[0].Period.Index)
+	require.Equal(t, "past_due", e.getSubscription(sub.ID).Status)
 	e.post("/v1/subscriptions/"+sub.ID+"/resume", nil, 409, nil)
+
+	// The merchant forgives the first period and has the second paid with the good card: nothing
+	// is owed any more, and the subscription is active.
+	e.post("/v1/charges/"+charges[2].ID+"/void", map[string]any{"reason": "written off"}, 200, nil)
+	require.Equal(t, "past_due", e.getSubscription(sub.ID).Status)
+	e.post("/v1/charges/"+charges[1].ID+"/retry", map[string]any{"payment_method_id": good.ID}, 202, nil)
+	require.Eventually(t, func() bool { return e.getSubscription(sub.ID).Status == "active" }, 20*time.Second, 50*time.Millisecond)
+	require.Equal(t, "succeeded", e.settledCharges(sub.ID, 3)[1].Status)
+	require.Equal(t, []string{"subscription.created", "subscription.past_due", "subscription.resumed", "subscription.renewed", "subscription.renewed"},
+		e.eventTypes(sub.ID))
 }
 
 // TestCancelAtPeriodEnd: a pending cancel can be undone; once the period ends the subscription is

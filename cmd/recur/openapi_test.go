@@ -173,7 +173,7 @@ func TestOpenAPIValidatorCatchesBreaches(t *testing.T) {
 		require.NoError(t, err)
 		return c.check(req, []byte(reqBody), resp, body)
 	}
-	customer := `{"id":"` + id + `","external_id":"acct_1","email":"ada@example.com","name":"Ada","created_at":"2026-01-31T09:00:00Z"}`
+	customer := `{"id":"` + id + `","external_id":"acct_1","email":"ada@example.com","name":"Ada","created_at":"2026-01-31T09:00:00Z","test_clock_id":null}`
 	require.Empty(t, send(request("GET", "/v1/customers/"+id, ""), "", answer(200, "application/json", customer)))
 
 	for name, tc := range map[string]struct {

@@ -176,7 +176,8 @@ func TestChangeNowDowngrade(t *testing.T) {
 // TestChangeNowRefusals: an immediate charge on a token without the UNSCHEDULED purpose is a 422
 // (a downgrade, which charges nothing, is not); an unknown effective is a 422; a paused
 // subscription is a 409. A proration charge that is declined makes the subscription past due,
-// like a failed period charge, and the next period's success makes it active again.
+// like a failed period charge; the next period's success leaves it past due (the proration is
+// still owed), and its retry makes it active again.
 func TestChangeNowRefusals(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
@@ -212,6 +213,10 @@ func TestChangeNowRefusals(t *testing.T) {
 	next := e.settledCharges(declined, 3)[0]
 	require.Equal(t, "succeeded", next.Status)
 	require.Equal(t, int64(2500), next.Amount)
+	require.Equal(t, 200, e.do(http.MethodGet, "/v1/subscriptions/"+declined, nil, &s))
+	require.Equal(t, "past_due", s.Status, "the proration charge is still owed")
+	e.post("/v1/charges/"+*ch.Proration.ChargeID+"/retry", nil, 202, nil)
+	require.Equal(t, "succeeded", e.settledCharges(declined, 3)[1].Status)
 	require.Equal(t, 200, e.do(http.MethodGet, "/v1/subscriptions/"+declined, nil, &s))
 	require.Equal(t, "active", s.Status)
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/recur-billing/recur/billing"
 	"github.com/recur-billing/recur/billing/store"
 )
@@ -15,6 +17,8 @@ type SubscriptionOpts struct {
 	Schedule billing.Schedule // default monthly from Start
 	Start    time.Time        // default 2026-01-31 10:00 UTC
 	TokenID  string           // default a unique made-up token id
+	// TestClockID puts the customer on that test clock; default none.
+	TestClockID *uuid.UUID
 }
 
 // Subscription stores a customer, a payment method and an active subscription due at its start.
@@ -34,7 +38,7 @@ func Subscription(t testing.TB, db store.DBTX, o SubscriptionOpts) billing.Subsc
 	if o.TokenID == "" {
 		o.TokenID = "tok_" + id.String()
 	}
-	cust := billing.Customer{ID: id, ExternalID: "ext_" + id.String(), Email: "c@example.com", Name: "C", CreatedAt: o.Start}
+	cust := billing.Customer{ID: id, ExternalID: "ext_" + id.String(), Email: "c@example.com", Name: "C", CreatedAt: o.Start, TestClockID: o.TestClockID}
 	if err := store.CreateCustomer(ctx, db, cust); err != nil {
 		t.Fatal(err)
 	}
