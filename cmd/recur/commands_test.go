@@ -72,4 +72,10 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "hunter2")
 	require.Equal(t, "v1", cfg.EGW.Version)
+
+	// A lease no longer than a gateway call would let a second run take a charge over mid-call.
+	_, err = loadConfig(env(map[string]string{"RECUR_CHARGE_LEASE": "15s", "RECUR_EGW_TIMEOUT": "15s"}))
+	require.ErrorContains(t, err, "RECUR_CHARGE_LEASE=15s: want more than RECUR_EGW_TIMEOUT=15s")
+	_, err = loadConfig(env(map[string]string{"RECUR_CHARGE_LEASE": "16s", "RECUR_EGW_TIMEOUT": "15s"}))
+	require.NoError(t, err)
 }

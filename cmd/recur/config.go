@@ -140,6 +140,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	} else if offset != 0 {
 		c.Clock = billing.OffsetClock{Offset: offset}
 	}
+	// A run renews its charge's lease at each step, so a lease shorter than one gateway call would
+	// let another run take the charge over while the call is still under way.
+	if egwTimeout := duration("RECUR_EGW_TIMEOUT"); c.Jobs.Lease <= egwTimeout {
+		errs = append(errs, fmt.Errorf("RECUR_CHARGE_LEASE=%s: want more than RECUR_EGW_TIMEOUT=%s", c.Jobs.Lease, egwTimeout))
+	}
 	if c.Jobs.RescueStuckAfter <= c.Jobs.JobTimeout {
 		errs = append(errs, fmt.Errorf("RECUR_RESCUE_AFTER=%s: want more than RECUR_JOB_TIMEOUT=%s", c.Jobs.RescueStuckAfter, c.Jobs.JobTimeout))
 	}
