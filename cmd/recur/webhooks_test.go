@@ -380,8 +380,10 @@ func TestWebhookSecretRotation(t *testing.T) {
 	require.NoError(t, verify(before, ep.Secret))
 
 	var p problemOut
-	e.post("/v1/webhook_endpoints/"+ep.ID+"/rotate_secret", map[string]any{"grace_period_seconds": -1}, 422, &p)
-	require.Equal(t, "grace_period_seconds", p.Errors[0].Field)
+	for _, bad := range []int64{-1, 604801, 9223372037} { // the last overflows a time.Duration in nanoseconds
+		e.post("/v1/webhook_endpoints/"+ep.ID+"/rotate_secret", map[string]any{"grace_period_seconds": bad}, 422, &p)
+		require.Equal(t, "grace_period_seconds", p.Errors[0].Field)
+	}
 	var rotated endpointOut
 	e.post("/v1/webhook_endpoints/"+ep.ID+"/rotate_secret", map[string]any{"grace_period_seconds": 3600}, 200, &rotated)
 	require.NotEqual(t, ep.Secret, rotated.Secret)
