@@ -8,9 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
+	"syscall"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -144,10 +148,28 @@ type DeliverWebhookWorker struct {
 }
 
 func newDeliverWebhookWorker(deps Deps, cfg Config) *DeliverWebhookWorker {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: refuseNoReceiver}).DialContext
 	return &DeliverWebhookWorker{deps: deps, cfg: cfg, client: &http.Client{
+		Transport:     transport,
 		Timeout:       cfg.WebhookTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
+}
+
+// refuseNoReceiver refuses, at the moment of connecting (so after any DNS answer, rebinding
+// included), the addresses where no webhook receiver lives: link-local ones, where clouds serve
+// instance metadata and credentials (169.254.169.254, fe80::/10), unspecified and multicast ones.
+// Private and loopback addresses stay allowed: a merchant's receiver may be on its own network.
+func refuseNoReceiver(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("webhook address %q: %w", address, err)
+	}
+	if ip := ap.Addr().Unmap(); ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
+		return fmt.Errorf("webhook address %s is link-local, multicast or unspecified: refused", ip)
+	}
+	return nil
 }
 
 // Work makes one attempt, and snoozes the job until the next when it failed.

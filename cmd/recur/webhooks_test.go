@@ -691,3 +691,20 @@ func TestWebhookConfig(t *testing.T) {
 	_, err = loadConfig(env(map[string]string{"RECUR_WEBHOOK_TIMEOUT": "10m"}))
 	require.ErrorContains(t, err, "RECUR_WEBHOOK_TIMEOUT=10m0s: want less than RECUR_JOB_TIMEOUT=5m0s")
 }
+
+// TestWebhookLinkLocalRefused: an endpoint whose address is link-local (a cloud's instance
+// metadata, 169.254.169.254) is never connected to: each attempt fails, saying why.
+func TestWebhookLinkLocalRefused(t *testing.T) {
+	t.Parallel()
+	e := webhookEnv(t, func(c *jobs.Config) { c.WebhookRetryDelays = []time.Duration{100 * time.Millisecond} })
+	metadata := e.endpoint("http://169.254.169.254/latest/meta-data/", []string{"subscription.created"}, true)
+	e.subscribe(egwsim.TokenActive)
+	require.Eventually(t, func() bool {
+		ds := e.deliveries(metadata.ID)
+		return len(ds) == 1 && ds[0].Status == "failed"
+	}, 20*time.Second, 20*time.Millisecond)
+	d := e.deliveries(metadata.ID)[0]
+	require.Equal(t, 2, d.Attempts)
+	require.Nil(t, d.LastStatusCode)
+	require.Contains(t, *d.LastError, "169.254.169.254 is link-local")
+}
