@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"syscall"
@@ -157,17 +156,12 @@ func newDeliverWebhookWorker(deps Deps, cfg Config) *DeliverWebhookWorker {
 	}}
 }
 
-// refuseNoReceiver refuses, at the moment of connecting (so after any DNS answer, rebinding
-// included), the addresses where no webhook receiver lives: link-local ones, where clouds serve
-// instance metadata and credentials (169.254.169.254, fe80::/10), unspecified and multicast ones.
-// Private and loopback addresses stay allowed: a merchant's receiver may be on its own network.
+// refuseNoReceiver refuses to connect to an address where no receiver lives
+// (billing.NoReceiverAt), at the moment of connecting: after DNS, rebinding included.
 func refuseNoReceiver(_, address string, _ syscall.RawConn) error {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil {
-		return fmt.Errorf("webhook address %q: %w", address, err)
-	}
-	if ip := ap.Addr().Unmap(); ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
-		return fmt.Errorf("webhook address %s is link-local, multicast or unspecified: refused", ip)
+	host, _, err := net.SplitHostPort(address)
+	if err != nil || billing.NoReceiverAt(host) {
+		return fmt.Errorf("webhook address %s is link-local, multicast or unspecified: refused", address)
 	}
 	return nil
 }

@@ -692,19 +692,20 @@ func TestWebhookConfig(t *testing.T) {
 	require.ErrorContains(t, err, "RECUR_WEBHOOK_TIMEOUT=10m0s: want less than RECUR_JOB_TIMEOUT=5m0s")
 }
 
-// TestWebhookLinkLocalRefused: an endpoint whose address is link-local (a cloud's instance
-// metadata, 169.254.169.254) is never connected to: each attempt fails, saying why.
-func TestWebhookLinkLocalRefused(t *testing.T) {
+// TestWebhookNoReceiverAddresses: an endpoint cannot be pointed at a link-local address (a
+// cloud's instance metadata, 169.254.169.254), a multicast or an unspecified one: a 422 naming url,
+// at creation and on change. Loopback and private addresses stay allowed.
+func TestWebhookNoReceiverAddresses(t *testing.T) {
 	t.Parallel()
-	e := webhookEnv(t, func(c *jobs.Config) { c.WebhookRetryDelays = []time.Duration{100 * time.Millisecond} })
-	metadata := e.endpoint("http://169.254.169.254/latest/meta-data/", []string{"subscription.created"}, true)
-	e.subscribe(egwsim.TokenActive)
-	require.Eventually(t, func() bool {
-		ds := e.deliveries(metadata.ID)
-		return len(ds) == 1 && ds[0].Status == "failed"
-	}, 20*time.Second, 20*time.Millisecond)
-	d := e.deliveries(metadata.ID)[0]
-	require.Equal(t, 2, d.Attempts)
-	require.Nil(t, d.LastStatusCode)
-	require.Contains(t, *d.LastError, "169.254.169.254 is link-local")
+	e := webhookEnv(t)
+	var p problemOut
+	for _, url := range []string{"http://169.254.169.254/latest/meta-data/", "https://[fe80::1]/hook",
+		"http://0.0.0.0:8080/hook", "http://[::ffff:169.254.169.254]/", "http://224.0.0.1/"} {
+		e.post("/v1/webhook_endpoints", map[string]any{"url": url, "event_types": []string{"*"}}, 422, &p)
+		require.Equal(t, "url", p.Errors[0].Field, url)
+	}
+	ep := e.endpoint("http://10.1.2.3/hook", []string{"*"}, false)
+	e.post("/v1/webhook_endpoints/"+ep.ID, map[string]any{"url": "http://127.0.0.1:9/hook"}, 200, nil)
+	e.post("/v1/webhook_endpoints/"+ep.ID, map[string]any{"url": "http://169.254.169.254/"}, 422, &p)
+	require.Equal(t, "url", p.Errors[0].Field)
 }
