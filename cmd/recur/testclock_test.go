@@ -54,6 +54,8 @@ func TestTestClock(t *testing.T) {
 	require.Equal(t, "to", p.Errors[0].Field)
 	e.post("/v1/test_clock/advance", map[string]any{}, 422, &p)
 	require.Equal(t, "to", p.Errors[0].Field)
+	e.post("/v1/test_clock/advance", map[string]any{"to": "tomorrow"}, 422, &p)
+	require.Equal(t, "to", p.Errors[0].Field)
 
 	finance, err := api.CreateAPIKeyWithRole(context.Background(), e.db, "finance", api.RoleFinance, billing.SystemClock{})
 	require.NoError(t, err)
