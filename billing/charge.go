@@ -78,7 +78,8 @@ type Charge struct {
 	// a failed charge, why it is not retried.
 	NextRetryAt *time.Time
 	RetryReason string
-	// FirstFailedAt is when its first attempt was declined: the dunning schedule counts from it.
+	// FirstFailedAt is when its first attempt was declined, or when it was retried with another
+	// payment method (RetryNow): the dunning schedule counts from it.
 	FirstFailedAt *time.Time
 	// VoidedAt is when the merchant voided it: forgiven (Forgive), or to be called off by its
 	// worker. A voided charge is never outstanding.
@@ -92,8 +93,10 @@ type Charge struct {
 }
 
 // RetryNow makes a failed or retrying charge due for another attempt at now, with payment method
-// pm when it is not nil (one of the charge's customer's). The card's attempt caps still apply
-// when the attempt is made.
+// pm when it is not nil (one of the charge's customer's). Another payment method than the
+// charge's starts its dunning schedule afresh, from now: its declines are not held to the
+// schedule of the one it replaces, which may be over. The card's attempt caps still apply when
+// the attempt is made.
 func (c *Charge) RetryNow(pm *PaymentMethod, now time.Time) error {
 	if !c.Retryable() {
 		return &ConflictError{Reason: fmt.Sprintf("a %s charge cannot be retried: only failed or retrying ones", c.Status)}
@@ -104,6 +107,9 @@ func (c *Charge) RetryNow(pm *PaymentMethod, now time.Time) error {
 		}
 		if err := pm.Attachable(); err != nil {
 			return err
+		}
+		if pm.ID != c.PaymentMethodID && c.FirstFailedAt != nil {
+			c.FirstFailedAt = &now
 		}
 		c.PaymentMethodID = pm.ID
 	}

@@ -44,9 +44,14 @@ type Refund struct {
 // NewRefund makes a pending refund of charge c, of which held is already refunded or being
 // refunded. Without an amount, it refunds all that is left. Only a succeeded charge can be
 // refunded (*ConflictError), and never for more than is left (a *ValidationError of amount).
+// paymentID is the charge's captured payment: one paid in full by credit has none, and nothing
+// to refund (*ConflictError).
 func NewRefund(c Charge, held int64, amount *int64, paymentID string, now time.Time) (Refund, error) {
 	if c.Status != ChargeSucceeded {
 		return Refund{}, &ConflictError{Reason: fmt.Sprintf("the charge is %s: only a succeeded charge can be refunded", c.Status)}
+	}
+	if paymentID == "" {
+		return Refund{}, &ConflictError{Reason: "the charge was paid by the subscription's credit, not at the gateway: there is nothing to refund"}
 	}
 	left := c.Amount.Amount - held
 	if amount == nil {

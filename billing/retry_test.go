@@ -39,3 +39,34 @@ func TestRetryNow(t *testing.T) {
 	require.Equal(t, pm.ID, c.PaymentMethodID)
 	require.Equal(t, now, *c.NextRetryAt)
 }
+
+// TestRetryNowWithAnotherCardRestartsDunning: a retry with another payment method counts the
+// dunning schedule from the retry; one with the same payment method, or none, keeps it.
+func TestRetryNowWithAnotherCardRestartsDunning(t *testing.T) {
+	first := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	now := first.AddDate(0, 0, 10)
+	customer, sub := billing.NewID(), billing.NewID()
+	old := billing.PaymentMethod{ID: billing.NewID(), CustomerID: customer}
+	fresh := billing.PaymentMethod{ID: billing.NewID(), CustomerID: customer}
+	declined := billing.Charge{ID: billing.NewID(), SubscriptionID: &sub, CustomerID: customer, PaymentMethodID: old.ID,
+		Status: billing.ChargeFailed, FirstFailedAt: &first}
+	soft := billing.Failure{Code: "INSUFFICIENT_FUNDS"}
+
+	for _, same := range []*billing.PaymentMethod{nil, &old} {
+		c := declined
+		require.NoError(t, c.RetryNow(same, now))
+		require.Equal(t, first, *c.FirstFailedAt)
+		require.True(t, billing.DefaultDunning().AfterDecline(c, soft, *c.FirstFailedAt, now).EndsDunning)
+	}
+	c := declined
+	require.NoError(t, c.RetryNow(&fresh, now))
+	require.Equal(t, now, *c.FirstFailedAt)
+	v := billing.DefaultDunning().AfterDecline(c, soft, *c.FirstFailedAt, now.Add(time.Minute))
+	require.Equal(t, billing.ChargeRetrying, v.Status)
+	require.Equal(t, now.AddDate(0, 0, 1), *v.NextRetryAt)
+
+	undeclined := declined
+	undeclined.FirstFailedAt = nil // retrying only because the card's caps deferred it
+	require.NoError(t, undeclined.RetryNow(&fresh, now))
+	require.Nil(t, undeclined.FirstFailedAt, "never declined: not owed")
+}

@@ -77,8 +77,14 @@ func VoidCharge(ctx context.Context, tx pgx.Tx, clock billing.Clock, chargeID uu
 	return c, true, chargeSettled(ctx, tx, c, "", now)
 }
 
+// retry makes c, locked in tx, due for another attempt. A charge that cannot be retried is
+// refused before pmID's lock is taken: a worker may be working it, holding that lock in
+// ReserveCardAttempt while it waits for c's to defer it.
 func retry(ctx context.Context, client *Client, tx pgx.Tx, clock billing.Clock, c billing.Charge, pmID *uuid.UUID) (billing.Charge, error) {
 	now := clock.Now()
+	if !c.Retryable() {
+		return c, c.RetryNow(nil, now) // its refusal
+	}
 	var pm *billing.PaymentMethod
 	if pmID != nil {
 		got, err := store.LockPaymentMethod(ctx, tx, *pmID)

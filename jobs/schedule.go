@@ -32,9 +32,9 @@ func (BillDueSubscriptionsArgs) InsertOpts() river.InsertOpts {
 // period end has come (without a charge), creates one charge per (subscription, period) of the
 // others, of the amount set for the period if there is one, else of the subscription's price (a
 // trialing one becomes active with its first), less what the subscription's credit pays of it
-// (a charge paid in full by credit is succeeded at once), moves the subscriptions on,
-// counts them into the billing run and enqueues the charges' jobs, so that a crash leaves either
-// all of it or none.
+// (a charge paid in full by credit is succeeded at once, with the events of a success), moves
+// the subscriptions on, counts them into the billing run and enqueues the charges' jobs, so that
+// a crash leaves either all of it or none.
 type BillDueSubscriptionsWorker struct {
 	river.WorkerDefaults[BillDueSubscriptionsArgs]
 	deps      Deps
@@ -118,9 +118,14 @@ func (w *BillDueSubscriptionsWorker) billBatch(ctx context.Context, asOf time.Ti
 		if err != nil {
 			return err
 		}
-		toCollect := keepCreated(charges, created, owners, credits)
+		toCollect, paid := keepCreated(charges, created, owners, credits)
 		if err := store.AdvanceSubscriptions(ctx, tx, subs, now); err != nil {
 			return err
+		}
+		for _, c := range paid { // the events of a success, as when the charge worker collects one
+			if err := chargeSettled(ctx, tx, c, "", at(c.CustomerID)); err != nil {
+				return err
+			}
 		}
 		if err := store.AddToBillingRun(ctx, tx, **run, len(subs), len(created)); err != nil {
 			return err
@@ -156,24 +161,25 @@ func applyPeriodAmounts(ctx context.Context, tx pgx.Tx, charges []billing.Charge
 	return nil
 }
 
-// keepCreated returns the ids of the created charges that have something to collect (a charge
-// paid in full by credit has not), and gives the credit that a charge not created (its period
-// had one already) would have used back to its subscription.
-func keepCreated(charges []billing.Charge, created []uuid.UUID, owners []*billing.Subscription, credits []billing.Money) []uuid.UUID {
+// keepCreated returns the ids of the created charges that have something to collect and the
+// created charges that credit paid in full (succeeded already), and gives the credit that a
+// charge not created (its period had one already) would have used back to its subscription.
+func keepCreated(charges []billing.Charge, created []uuid.UUID, owners []*billing.Subscription, credits []billing.Money) (collect []uuid.UUID, paid []billing.Charge) {
 	made := make(map[uuid.UUID]bool, len(created))
 	for _, id := range created {
 		made[id] = true
 	}
-	var collect []uuid.UUID
 	for i, c := range charges {
 		switch {
 		case !made[c.ID]:
 			owners[i].Credit = credits[i]
 		case c.Status == billing.ChargePending:
 			collect = append(collect, c.ID)
+		default:
+			paid = append(paid, c)
 		}
 	}
-	return collect
+	return collect, paid
 }
 
 // resumePausesEnded resumes the paused subscriptions whose pause has ended by asOf, in tx: each is

@@ -138,8 +138,14 @@ func completeSetup(ctx context.Context, d Deps, jobs *Client, s billing.PaymentM
 		if err := store.AppendEvent(ctx, tx, billing.PaymentMethodEvent(billing.EventPaymentMethodUpdated, pm, now)); err != nil {
 			return err
 		}
+		// The subscriptions move, and their charges are retried, at their customer's time (its
+		// test clock's, if it has one), as the API and the charge worker see it.
+		clock, err := store.CustomerClock(ctx, tx, s.CustomerID, d.Clock)
+		if err != nil {
+			return err
+		}
 		for _, subID := range cur.SubscriptionIDs {
-			if err := switchSubscription(ctx, d.Logger, tx, jobs, d.Clock, subID, pm); err != nil {
+			if err := switchSubscription(ctx, d.Logger, tx, jobs, clock, subID, pm); err != nil {
 				return err
 			}
 		}

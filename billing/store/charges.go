@@ -329,11 +329,12 @@ func LockRetryableCharges(ctx context.Context, tx pgx.Tx, subscriptionID uuid.UU
 }
 
 // SaveRetry stores a charge made due for another attempt (billing.Charge.RetryNow): its state,
-// next retry and payment method.
+// next retry, payment method and the start of its dunning schedule.
 func SaveRetry(ctx context.Context, db DBTX, c billing.Charge) error {
 	_, err := db.Exec(ctx, `
-		UPDATE charges SET status = $2, next_retry_at = $3, retry_reason = $4, payment_method_id = $5, updated_at = $6
-		WHERE id = $1`, c.ID, c.Status, c.NextRetryAt, c.RetryReason, c.PaymentMethodID, c.UpdatedAt)
+		UPDATE charges SET status = $2, next_retry_at = $3, retry_reason = $4, payment_method_id = $5, updated_at = $6,
+			first_failed_at = $7
+		WHERE id = $1`, c.ID, c.Status, c.NextRetryAt, c.RetryReason, c.PaymentMethodID, c.UpdatedAt, c.FirstFailedAt)
 	if err != nil {
 		return fmt.Errorf("save retry: %w", err)
 	}

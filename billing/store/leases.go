@@ -83,16 +83,16 @@ func MarkUnsettled(ctx context.Context, db DBTX, id uuid.UUID, reviewAfter time.
 // charges whose next look is due, retrying ones whose next retry is due at now, or at their
 // customer's test clock's time (their scheduled job may have been lost, or a test clock moved
 // past it), and pending or processing ones that no
-// run has held for stale (their job may have been lost; enqueueing one that still has a job is a
-// no-op).
+// run has held for stale: released, or held by a run that stopped without releasing them (a
+// crashed process) and whose lease expired (their job may have been lost; enqueueing one that
+// still has a job is a no-op).
 func DueForReconciliation(ctx context.Context, db DBTX, stale time.Duration, now time.Time, limit int) ([]uuid.UUID, error) {
 	rows, err := db.Query(ctx, `
 		SELECT id FROM charges
 		WHERE (status = 'reconciling' AND reconcile_after <= now())
 			OR (status = 'retrying' AND next_retry_at <= `+dueBound("$3")+`
 				AND next_retry_at <= coalesce(`+clockTime("charges.customer_id")+`, $3))
-			OR (status IN ('pending', 'processing') AND lease_owner IS NULL
-				AND coalesce(lease_until, created_at) < now() - $1::interval)
+			OR (status IN ('pending', 'processing') AND coalesce(lease_until, created_at) < now() - $1::interval)
 		ORDER BY reconcile_after NULLS FIRST LIMIT $2`, stale, limit, now)
 	if err != nil {
 		return nil, fmt.Errorf("charges due for reconciliation: %w", err)

@@ -32,7 +32,7 @@ func CreateRefund(ctx context.Context, tx pgx.Tx, chargeID uuid.UUID, amount *in
 			SELECT gateway_payment_id FROM charge_attempts WHERE charge_id = $1 AND status = 'succeeded'
 				AND gateway_payment_id IS NOT NULL
 			ORDER BY number DESC LIMIT 1`, chargeID).Scan(&paymentID)
-		if err != nil {
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) { // none: paid in full by credit (billing.NewRefund)
 			return billing.Refund{}, fmt.Errorf("captured payment of charge %s: %w", chargeID, err)
 		}
 	}

@@ -116,3 +116,27 @@ func TestRevenueCountsSucceededRefunds(t *testing.T) {
 	require.Equal(t, []store.RevenueRow{{PeriodStart: day, Currency: sub.Price.Currency,
 		Refunded: store.Total{Count: 1, Amount: 100}}}, rows)
 }
+
+// TestRefundOfAChargePaidByCredit: a period charge paid in full by the subscription's credit
+// (succeeded at once, amount 0, no gateway payment) has nothing to refund: a conflict, not an
+// error that the API answers with a 500.
+func TestRefundOfAChargePaidByCredit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	sub := storetest.Subscription(t, db, storetest.SubscriptionOpts{})
+	sub.Credit = billing.Money{Amount: sub.Price.Amount, Currency: sub.Price.Currency}
+	c := periodCharge(sub, 0)
+	sub.ApplyCredit(&c)
+	require.Equal(t, billing.ChargeSucceeded, c.Status)
+	_, err := store.InsertCharges(ctx, db, []billing.Charge{c})
+	require.NoError(t, err)
+
+	tx, err := db.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck
+	_, err = store.CreateRefund(ctx, tx, c.ID, nil, sub.CreatedAt)
+	var ce *billing.ConflictError
+	require.ErrorAs(t, err, &ce)
+	require.Contains(t, ce.Reason, "credit")
+}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/recur-billing/recur/billing"
@@ -143,4 +144,31 @@ func TestProrationCharges(t *testing.T) {
 	require.Error(t, store.InsertCharge(ctx, db, bad), "lines that do not sum to the amount")
 	_, err = store.GetCharge(ctx, db, bad.ID)
 	require.ErrorIs(t, err, billing.ErrNotFound)
+}
+
+// TestDueForReconciliationTakesUpACrashedRunsCharge: a charge that a run claimed and never
+// released (its process crashed) is due for the janitor once its lease has expired for stale,
+// like one released; one whose lease is held, or expired only lately, is not.
+func TestDueForReconciliationTakesUpACrashedRunsCharge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	sub := storetest.Subscription(t, db, storetest.SubscriptionOpts{})
+	crashed, working := periodCharge(sub, 0), periodCharge(sub, 1)
+	_, err := store.InsertCharges(ctx, db, []billing.Charge{crashed, working})
+	require.NoError(t, err)
+	for _, c := range []billing.Charge{crashed, working} {
+		_, claimed, err := store.ClaimCharge(ctx, db, c.ID, uuid.New(), time.Minute, c.CreatedAt)
+		require.NoError(t, err)
+		require.True(t, claimed)
+	}
+	_, err = db.Exec(ctx, `UPDATE charges SET lease_until = now() - interval '10 minutes' WHERE id = $1`, crashed.ID)
+	require.NoError(t, err)
+
+	due, err := store.DueForReconciliation(ctx, db, 5*time.Minute, time.Now(), 10)
+	require.NoError(t, err)
+	require.Equal(t, []uuid.UUID{crashed.ID}, due)
+	due, err = store.DueForReconciliation(ctx, db, time.Hour, time.Now(), 10)
+	require.NoError(t, err)
+	require.Empty(t, due, "its lease expired less than stale ago")
 }

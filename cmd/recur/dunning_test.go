@@ -450,3 +450,30 @@ func TestVoidARetryingCharge(t *testing.T) {
 	require.Equal(t, []string{"subscription.created", "subscription.past_due"}, e.eventTypes(sub))
 	e.post("/v1/charges/"+id+"/retry", nil, http.StatusConflict, nil)
 }
+
+// TestRetryWithANewCardStartsDunningAfresh: a charge hard-declined on its first card, retried
+// with a new card after the dunning schedule would have ended, is soft-declined on the new card:
+// it is retrying on the schedule counted from that retry, and the subscription stays past due,
+// rather than canceled by a first decline of the new card with the debt dropped.
+func TestRetryWithANewCardStartsDunningAfresh(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	t0 := e.clock.Now()
+	cus, pm := e.customer(egwsim.TokenDeclined + "_afresh")
+	var sub idJSON
+	e.post("/v1/subscriptions", map[string]any{"customer_id": cus, "payment_method_id": pm, "amount": 1250,
+		"currency": "EUR", "interval": "month"}, 201, &sub)
+	id := e.firstCharge(sub.ID)
+	e.attemptsEnded(id, 1, "failed")
+
+	later := t0.AddDate(0, 0, 10) // past the last offset (7 days) of the default schedule
+	e.clock.Set(later)
+	var poor idJSON
+	e.post("/v1/customers/"+cus+"/payment_methods", map[string]any{"gateway_token_id": egwsim.TokenInsufficientFunds + "_afresh"}, 201, &poor)
+	e.post("/v1/charges/"+id+"/retry", map[string]any{"payment_method_id": poor.ID}, 202, nil)
+	c := e.attemptsEnded(id, 2, "retrying")
+	require.Equal(t, "INSUFFICIENT_FUNDS", c.Failure.Code)
+	require.NotNil(t, c.NextRetryAt)
+	require.True(t, later.AddDate(0, 0, 1).Equal(*c.NextRetryAt), "the first retry a day after the new card's, at %s", c.NextRetryAt)
+	require.Equal(t, "past_due", e.getSubscription(sub.ID).Status)
+}

@@ -169,6 +169,14 @@ func TestChangeNowDowngrade(t *testing.T) {
 	require.Zero(t, free.Amount)
 	require.Equal(t, []int64{100, -100}, lineAmounts(free.Lines))
 	require.Equal(t, int64(2500+1000+1500), e.captured(), "the gateway never saw the period paid by credit")
+	require.Equal(t, []string{"charge.succeeded"}, e.eventTypes(free.ID), "paid by credit, and told like any payment")
+	renewed := 0
+	for _, typ := range e.eventTypes(subID) {
+		if typ == "subscription.renewed" {
+			renewed++
+		}
+	}
+	require.Equal(t, 2, renewed, "the periods after the first: one paid at the gateway, one by credit")
 	require.Equal(t, 200, e.do(http.MethodGet, "/v1/subscriptions/"+subID, nil, &s))
 	require.Equal(t, int64(2100), s.CreditBalance, "the rest is carried over")
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/recur-billing/recur/billing"
 	"github.com/recur-billing/recur/gateway"
 	"github.com/recur-billing/recur/gateway/egw"
 	"github.com/recur-billing/recur/gateway/egwsim"
@@ -426,4 +427,37 @@ func TestSetupRetriesADeclinedProration(t *testing.T) {
 	for _, c := range charges {
 		require.Equal(t, "succeeded", c.Status)
 	}
+}
+
+// TestSetupRescuesAPastDueSubscriptionOnATestClock: a customer on a test clock behind the
+// instance's time fixes their card: the declined charge is retried at once, at the customer's
+// time, and paid; it does not wait for the test clock to reach the instance's time.
+func TestSetupRescuesAPastDueSubscriptionOnATestClock(t *testing.T) {
+	t.Parallel()
+	e := newTestEnvOn(t, billing.NewTestClock(), egwsim.Options{}) // a sandbox, with test clocks
+	behind := time.Now().UTC().AddDate(0, 0, -20).Truncate(time.Second)
+	var clock frozenClockOut
+	e.post("/v1/test_clocks", map[string]any{"name": "behind", "frozen_time": behind}, 201, &clock)
+	var cus, pm idJSON
+	e.post("/v1/customers", map[string]any{"external_id": "acct_behind", "email": "ada@example.com", "name": "Ada",
+		"test_clock_id": clock.ID}, 201, &cus)
+	e.post("/v1/customers/"+cus.ID+"/payment_methods", map[string]any{"gateway_token_id": egwsim.TokenDeclined + "_behind"}, 201, &pm)
+	var sub subscriptionOut
+	e.post("/v1/subscriptions", map[string]any{"customer_id": cus.ID, "payment_method_id": pm.ID, "amount": 1250,
+		"currency": "EUR", "interval": "month"}, 201, &sub)
+	require.Equal(t, "failed", e.settledCharges(sub.ID, 1)[0].Status)
+	require.Equal(t, "past_due", e.getSubscription(sub.ID).Status)
+
+	s := e.startSetup(cus.ID, sub.ID)
+	status, back := e.redirected(http.MethodPost, s.CheckoutURL+"?outcome="+egwsim.CheckoutComplete)
+	require.Equal(t, http.StatusSeeOther, status)
+	status, _ = e.redirected(http.MethodGet, back)
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, "succeeded", e.getSetup(s.ID).Status)
+
+	require.Eventually(t, func() bool { return e.getSubscription(sub.ID).Status == "active" }, 20*time.Second, 50*time.Millisecond,
+		"the retry waits for the customer's clock to reach the instance's time")
+	charges := e.settledCharges(sub.ID, 1)
+	require.Equal(t, "succeeded", charges[0].Status)
+	require.Len(t, charges[0].Attempts, 2)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/billing/store"
 	"github.com/recur-billing/recur/billing/store/storetest"
 	"github.com/recur-billing/recur/gateway"
 	"github.com/recur-billing/recur/gateway/egwsim"
@@ -81,7 +82,10 @@ func TestSoak(t *testing.T) {
 		deadline, toKill := time.Now().Add(4*time.Minute), 1+rng.IntN(3)
 		nextKill := time.Now().Add(time.Duration(1000+rng.IntN(4000)) * time.Millisecond)
 		for e.unfinished(period, clock.Now()) > 0 {
-			require.True(t, time.Now().Before(deadline), "period %d did not finish: %d charges left (seed %d)", period, e.unfinished(period, clock.Now()), s.seed)
+			if time.Now().After(deadline) {
+				e.logUnfinished(period, clock.Now())
+				t.Fatalf("period %d did not finish: %d charges left (seed %d)", period, e.unfinished(period, clock.Now()), s.seed)
+			}
 			time.Sleep(200 * time.Millisecond)
 			if testing.Verbose() && time.Now().Second()%5 == 0 {
 				t.Logf("period %d: %d unfinished", period, e.unfinished(period, clock.Now()))
@@ -103,15 +107,41 @@ func TestSoak(t *testing.T) {
 
 // unfinished counts the charges of a period up to this one that are not finished yet (those
 // retrying included, once their retry is due at now: a declined charge of an earlier period is
-// retried meanwhile), and the subscriptions that have no charge for it yet.
+// retried meanwhile), and the subscriptions still billed that have no charge for it yet (one that
+// dunning made unpaid or canceled is not billed any more).
 func (e *procEnv) unfinished(period int, now time.Time) int {
 	var n int
 	require.NoError(e.t, e.pool.QueryRow(context.Background(), `
-		SELECT (SELECT count(*) FROM subscriptions WHERE next_period <= $1)
+		SELECT (SELECT count(*) FROM subscriptions WHERE next_period <= $1 AND status IN ('trialing', 'active', 'past_due'))
 			+ (SELECT count(*) FROM charges WHERE period_index <= $1
 				AND (status IN ('pending', 'processing', 'reconciling') OR (status = 'retrying' AND next_retry_at <= $2)))`,
 		period, now).Scan(&n))
 	return n
+}
+
+// logUnfinished logs what unfinished counts, with each charge's attempts, last steps and River
+// jobs, to tell a stuck charge from a slow one.
+func (e *procEnv) logUnfinished(period int, now time.Time) {
+	rows, err := e.pool.Query(context.Background(), `
+		SELECT c.id, c.status, c.period_index, c.next_retry_at, c.retry_reason, c.lease_until, c.reconcile_after, c.updated_at,
+			(SELECT string_agg(a.number || ':' || a.status || ':' || coalesce(a.failure_code, ''), ' ' ORDER BY a.number)
+				FROM charge_attempts a WHERE a.charge_id = c.id),
+			(SELECT string_agg(st.step || '=' || coalesce(st.outcome, 'open') || '@' || st.started_at, ' ' ORDER BY st.id)
+				FROM (SELECT s.* FROM charge_steps s JOIN charge_attempts a ON a.id = s.attempt_id
+					WHERE a.charge_id = c.id ORDER BY s.id DESC LIMIT 6) st),
+			(SELECT string_agg(j.state || '@' || j.scheduled_at || '/' || j.attempt, ' ')
+				FROM river_job j WHERE j.kind = 'collect_charge' AND j.args->>'charge_id' = c.id::text)
+		FROM charges c WHERE c.period_index <= $1
+			AND (c.status IN ('pending', 'processing', 'reconciling') OR (c.status = 'retrying' AND c.next_retry_at <= $2))`,
+		period, now)
+	require.NoError(e.t, err)
+	defer rows.Close()
+	for rows.Next() {
+		vals, err := rows.Values()
+		require.NoError(e.t, err)
+		e.t.Logf("unfinished at %s: %v", now.Format(time.RFC3339), vals)
+	}
+	require.NoError(e.t, rows.Err())
 }
 
 // checkSoak checks the soak's invariants and prints its figures.
@@ -150,14 +180,28 @@ func (e *procEnv) checkSoak(t *testing.T, subs []billing.Subscription, s soakSet
 		captured += caps
 	}
 	require.NoError(t, rows.Err())
+	// Every period a subscription billed has exactly one charge; one that dunning stopped (unpaid or
+	// canceled) has none for the periods after.
+	stopped, billed := 0, 0
 	for _, sub := range subs {
+		got, err := store.GetSubscription(ctx, e.pool, sub.ID)
+		require.NoError(t, err)
+		if got.NextPeriod < s.periods {
+			require.Contains(t, []billing.SubscriptionStatus{billing.SubscriptionUnpaid, billing.SubscriptionCanceled}, got.Status,
+				"subscription %s not billed from period %d (seed %d)", sub.ID, got.NextPeriod, s.seed)
+			stopped++
+		}
 		for period := range s.periods {
-			require.Equal(t, 1, perPeriod[[2]any{sub.ID, period}], "subscription %s period %d (seed %d)", sub.ID, period, s.seed)
+			want := 0
+			if period < got.NextPeriod {
+				want, billed = 1, billed+1
+			}
+			require.Equal(t, want, perPeriod[[2]any{sub.ID, period}], "subscription %s period %d (seed %d)", sub.ID, period, s.seed)
 		}
 	}
-	require.Len(t, perPeriod, len(subs)*s.periods, "charges for periods that were not due (seed %d)", s.seed)
-	t.Logf("soak: seed %d; %d charges %v; %d gateway payments, %d captured; %d faults injected; %d processes killed",
-		s.seed, len(perPeriod), byStatus, len(e.sim.Ledger()), captured, len(e.sim.Faults()), kills)
+	require.Len(t, perPeriod, billed, "charges for periods that were not due (seed %d)", s.seed)
+	t.Logf("soak: seed %d; %d charges %v; %d subscriptions stopped by dunning; %d gateway payments, %d captured; %d faults injected; %d processes killed",
+		s.seed, len(perPeriod), byStatus, stopped, len(e.sim.Ledger()), captured, len(e.sim.Faults()), kills)
 }
 
 // offsetClock is the wall clock moved by an offset that the test changes, for the simulator.
