@@ -101,6 +101,9 @@ func (c *Charge) RetryNow(pm *PaymentMethod, now time.Time) error {
 	if !c.Retryable() {
 		return &ConflictError{Reason: fmt.Sprintf("a %s charge cannot be retried: only failed or retrying ones", c.Status)}
 	}
+	if c.Failure != nil && ClassifyFailure(c.Failure.Code) == FailureHard && (pm == nil || pm.ID == c.PaymentMethodID) {
+		return &ConflictError{Reason: fmt.Sprintf("the charge was declined hard (%s) on its payment method, which is never tried again for it: retry it with another one (payment_method_id)", c.Failure.Code)}
+	}
 	if pm != nil {
 		if pm.CustomerID != c.CustomerID {
 			return &ValidationError{Field: "payment_method_id", Reason: "belongs to another customer"}

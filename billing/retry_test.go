@@ -34,6 +34,19 @@ func TestRetryNow(t *testing.T) {
 		require.Equal(t, c.PaymentMethodID, try.PaymentMethodID)
 	}
 
+	// A hard decline is never tried again on the same payment method (card-scheme rules): only
+	// with another one. A soft one may be.
+	hard := c
+	hard.Failure = &billing.Failure{Code: "AUTHORIZATION_DECLINED"}
+	require.ErrorAs(t, hard.RetryNow(nil, now), &ce)
+	same := pm
+	same.ID = hard.PaymentMethodID
+	require.ErrorAs(t, hard.RetryNow(&same, now), &ce)
+	require.NoError(t, hard.RetryNow(&pm, now))
+	soft := c
+	soft.Failure = &billing.Failure{Code: "INSUFFICIENT_FUNDS"}
+	require.NoError(t, soft.RetryNow(nil, now))
+
 	require.NoError(t, c.RetryNow(&pm, now))
 	require.Equal(t, billing.ChargeRetrying, c.Status)
 	require.Equal(t, pm.ID, c.PaymentMethodID)

@@ -251,6 +251,9 @@ func TestDunningHardDeclines(t *testing.T) {
 			var good idJSON
 			e.post("/v1/customers/"+cus+"/payment_methods", map[string]any{"gateway_token_id": egwsim.TokenActive + "_new_" + name}, 201, &good)
 			var p problemOut
+			e.post("/v1/charges/"+id+"/retry", nil, 409, &p)
+			require.Contains(t, p.Detail, "retry it with another one")
+			e.post("/v1/charges/"+id+"/retry", map[string]any{"payment_method_id": pm}, 409, nil)
 			e.post("/v1/charges/"+id+"/retry", map[string]any{"payment_method_id": "nope"}, 422, &p)
 			require.Equal(t, "payment_method_id", p.Errors[0].Field)
 			e.post("/v1/charges/"+id+"/retry", map[string]any{"payment_method_id": good.ID}, 202, nil)

@@ -22,6 +22,7 @@ func (e *testEnv) customer(tokenID string) (cusID, pmID string) {
 
 type subscriptionOut struct {
 	ID            string     `json:"id"`
+	CustomerID    string     `json:"customer_id"`
 	PlanID        *string    `json:"plan_id"`
 	UnitAmount    int64      `json:"unit_amount"`
 	Quantity      int        `json:"quantity"`

@@ -223,7 +223,11 @@ func TestChangeNowRefusals(t *testing.T) {
 	require.Equal(t, int64(2500), next.Amount)
 	require.Equal(t, 200, e.do(http.MethodGet, "/v1/subscriptions/"+declined, nil, &s))
 	require.Equal(t, "past_due", s.Status, "the proration charge is still owed")
-	e.post("/v1/charges/"+*ch.Proration.ChargeID+"/retry", nil, 202, nil)
+	// Declined hard, it is retried only with another card.
+	e.post("/v1/charges/"+*ch.Proration.ChargeID+"/retry", nil, 409, nil)
+	var card idJSON
+	e.post("/v1/customers/"+s.CustomerID+"/payment_methods", map[string]any{"gateway_token_id": egwsim.TokenActive + "_new"}, 201, &card)
+	e.post("/v1/charges/"+*ch.Proration.ChargeID+"/retry", map[string]any{"payment_method_id": card.ID}, 202, nil)
 	require.Equal(t, "succeeded", e.settledCharges(declined, 3)[1].Status)
 	require.Equal(t, 200, e.do(http.MethodGet, "/v1/subscriptions/"+declined, nil, &s))
 	require.Equal(t, "active", s.Status)
