@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/recur-billing/recur/billing"
 	"github.com/recur-billing/recur/gateway"
@@ -104,12 +105,45 @@ func decode(r *http.Request, dst any) error {
 		return &billing.ValidationError{Field: typeErr.Field, Reason: "must be " + jsonKind(typeErr.Type)}
 	case errors.As(err, &tooBig):
 		return &billing.ValidationError{Field: "body", Reason: "must be at most 1 MiB"}
+	case isTimeError(err) && timeField(dst) != "":
+		return &billing.ValidationError{Field: timeField(dst), Reason: "must be an RFC 3339 time, such as 2026-01-01T00:00:00Z"}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return &billing.ValidationError{Field: field, Reason: "is not a known field"}
 	default:
 		return &billing.ValidationError{Field: "body", Reason: "is not valid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
 	}
+}
+
+// isTimeError reports whether err is time.Time's refusal of a JSON value, which encoding/json
+// returns without the field's name.
+func isTimeError(err error) bool {
+	var pe *time.ParseError
+	return errors.As(err, &pe) || strings.HasPrefix(err.Error(), "Time.UnmarshalJSON: ")
+}
+
+// timeField returns the JSON name of the one time field of the struct that dst points to, or ""
+// when it has none or several (then the field cannot be told).
+func timeField(dst any) string {
+	t := reflect.TypeOf(dst)
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return ""
+	}
+	name := ""
+	for _, f := range reflect.VisibleFields(t.Elem()) {
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft != reflect.TypeFor[time.Time]() {
+			continue
+		}
+		if name != "" {
+			return ""
+		}
+		name, _, _ = strings.Cut(f.Tag.Get("json"), ",")
+	}
+	return name
 }
 
 // jsonKind names a Go type as the JSON value it is decoded from.

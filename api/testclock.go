@@ -21,9 +21,11 @@ func (a *API) getTestClock(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, testClockJSON{Now: a.clock.Now()})
 }
 
-// advanceTestClock moves the whole instance's time forward to {"to": time} and enqueues a
-// scheduler pass, so that what fell due in between (renewals, trial ends, pauses that ended) is
-// billed at once, in the order the periods started.
+// advanceTestClock moves the whole instance's time forward to {"to": time} and enqueues a job
+// (jobs.AdvanceTestClockArgs) that runs a scheduler pass and a janitor pass, so that what fell due
+// in between (renewals, trial ends, pauses that ended, dunning retries) is billed at once, in the
+// order the periods started. Not a plain scheduler pass: that job is unique while one waits or
+// runs, and a pass that read the clock before the advance would stand in for it.
 func (a *API) advanceTestClock(clock *billing.TestClock) txHandler {
 	return func(ctx context.Context, tx pgx.Tx, r *http.Request) (int, any, error) {
 		var in struct {
@@ -38,7 +40,7 @@ func (a *API) advanceTestClock(clock *billing.TestClock) txHandler {
 		if err := clock.Advance(*in.To); err != nil {
 			return 0, nil, err
 		}
-		if _, err := a.jobs.InsertTx(ctx, tx, jobs.BillDueSubscriptionsArgs{}, nil); err != nil {
+		if _, err := a.jobs.InsertTx(ctx, tx, jobs.AdvanceTestClockArgs{To: clock.Now()}, nil); err != nil {
 			return 0, nil, err
 		}
 		return http.StatusOK, testClockJSON{Now: clock.Now()}, nil

@@ -133,10 +133,10 @@ func (a *API) rotateWebhookSecret(ctx context.Context, tx pgx.Tx, r *http.Reques
 	}
 	grace := billing.DefaultRotationGrace
 	if in.GracePeriodSeconds != nil {
-		grace = time.Duration(*in.GracePeriodSeconds) * time.Second
-		if *in.GracePeriodSeconds < 0 || grace > billing.MaxRotationGrace {
+		if *in.GracePeriodSeconds < 0 || *in.GracePeriodSeconds > int64(billing.MaxRotationGrace/time.Second) {
 			return 0, nil, &billing.ValidationError{Field: "grace_period_seconds", Reason: "must be from 0 to 604800 (7 days)"}
 		}
+		grace = time.Duration(*in.GracePeriodSeconds) * time.Second // checked first: a huge count would overflow
 	}
 	e, err := a.lockWebhookEndpoint(ctx, tx, r)
 	if err != nil {

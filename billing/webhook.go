@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"slices"
 	"time"
@@ -94,6 +95,8 @@ func (e *WebhookEndpoint) Validate() error {
 		return &ValidationError{Field: "url", Reason: "must be an absolute http or https URL, at most 2048 characters"}
 	case u.User != nil:
 		return &ValidationError{Field: "url", Reason: "must not carry a user name or password"}
+	case NoReceiverAt(u.Hostname()):
+		return &ValidationError{Field: "url", Reason: "must not be a link-local, multicast or unspecified address"}
 	case len(e.Description) > 500:
 		return &ValidationError{Field: "description", Reason: "must be at most 500 characters"}
 	case len(e.EventTypes) == 0:
@@ -110,6 +113,19 @@ func (e *WebhookEndpoint) Validate() error {
 	slices.Sort(e.EventTypes)
 	e.EventTypes = slices.Compact(e.EventTypes)
 	return nil
+}
+
+// NoReceiverAt reports whether host is an IP address where no webhook receiver lives, so that
+// deliveries never go there: link-local (where clouds serve instance metadata and credentials,
+// 169.254.169.254, fe80::/10), multicast or unspecified. A name is checked by the sender once
+// resolved. Private and loopback addresses are allowed: a merchant's receiver may be there.
+func NoReceiverAt(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	return ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified()
 }
 
 // Subscribed reports whether the endpoint takes events of type t (whether or not it is enabled).

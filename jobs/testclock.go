@@ -10,9 +10,11 @@ import (
 
 // AdvanceTestClockArgs asks for the passes that a test clock's advance makes due: its own
 // scheduler pass and janitor pass, run one after the other by one job, so that the clock can tell
-// when they are done (the job has finished) without waiting on the periodic passes.
+// when they are done (the job has finished) without waiting on the periodic passes. The instance's
+// test clock (`recur dev`) enqueues it too, with no ClockID: its passes are not unique, so one
+// always runs after the advance.
 type AdvanceTestClockArgs struct {
-	ClockID uuid.UUID `json:"clock_id"`
+	ClockID uuid.UUID `json:"clock_id"` // uuid.Nil for the instance's test clock
 	To      time.Time `json:"to"`
 }
 

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"syscall"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -144,10 +147,23 @@ type DeliverWebhookWorker struct {
 }
 
 func newDeliverWebhookWorker(deps Deps, cfg Config) *DeliverWebhookWorker {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: refuseNoReceiver}).DialContext
 	return &DeliverWebhookWorker{deps: deps, cfg: cfg, client: &http.Client{
+		Transport:     transport,
 		Timeout:       cfg.WebhookTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
+}
+
+// refuseNoReceiver refuses to connect to an address where no receiver lives
+// (billing.NoReceiverAt), at the moment of connecting: after DNS, rebinding included.
+func refuseNoReceiver(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil || billing.NoReceiverAt(host) {
+		return fmt.Errorf("webhook address %s is link-local, multicast or unspecified: refused", address)
+	}
+	return nil
 }
 
 // Work makes one attempt, and snoozes the job until the next when it failed.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -122,4 +123,21 @@ func deliveriesByEndpoint(t *testing.T, db store.DBTX) map[string]int {
 	})
 	require.NoError(t, err)
 	return counts
+}
+
+// TestDeliveryRefusesNoReceiverAddresses: the delivery client refuses to connect to a
+// link-local, multicast or unspecified address. It checks the address it connects to, after DNS,
+// so a name that resolves to one is refused too.
+func TestDeliveryRefusesNoReceiverAddresses(t *testing.T) {
+	t.Parallel()
+	for _, addr := range []string{"169.254.169.254:80", "[fe80::1]:80", "0.0.0.0:80", "[::]:80", "224.0.0.1:80", "[::ffff:169.254.169.254]:80"} {
+		require.ErrorContains(t, refuseNoReceiver("tcp", addr, nil), "refused", addr)
+	}
+	require.NoError(t, refuseNoReceiver("tcp", "127.0.0.1:80", nil))
+	require.NoError(t, refuseNoReceiver("tcp", "10.0.0.1:443", nil))
+
+	client := newDeliverWebhookWorker(Deps{}, Config{WebhookTimeout: 30 * time.Second}).client
+	client.Transport.(*http.Transport).Proxy = nil // connect, whatever the environment says
+	_, err := client.Post("http://169.254.169.254/latest/meta-data/", "application/json", nil)
+	require.ErrorContains(t, err, "169.254.169.254:80 is link-local, multicast or unspecified: refused")
 }

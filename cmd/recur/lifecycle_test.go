@@ -112,8 +112,10 @@ func TestPauseUntil(t *testing.T) {
 	e.settledCharges(subID, 1)
 
 	var p problemOut
-	e.post("/v1/subscriptions/"+subID+"/pause", map[string]any{"until": e.clock.Now().Add(-time.Hour)}, 422, &p)
-	require.Equal(t, "until", p.Errors[0].Field)
+	for _, bad := range []any{e.clock.Now().Add(-time.Hour), "next week", 1767225600, "10000-01-01T00:00:00Z"} {
+		e.post("/v1/subscriptions/"+subID+"/pause", map[string]any{"until": bad}, 422, &p)
+		require.Equal(t, "until", p.Errors[0].Field, bad)
+	}
 	until := time.Date(2026, time.April, 15, 0, 0, 0, 0, time.UTC)
 	var s subscriptionOut
 	e.post("/v1/subscriptions/"+subID+"/pause", map[string]any{"until": until}, 200, &s)

@@ -6,11 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
 	"github.com/recur-billing/recur/api"
 	"github.com/recur-billing/recur/billing"
 	"github.com/recur-billing/recur/gateway/egwsim"
+	"github.com/recur-billing/recur/jobs"
 )
 
 // TestTestClock: on a test clock (as `recur dev` with its simulator runs), advancing the clock
@@ -52,6 +54,8 @@ func TestTestClock(t *testing.T) {
 	require.Equal(t, "to", p.Errors[0].Field)
 	e.post("/v1/test_clock/advance", map[string]any{}, 422, &p)
 	require.Equal(t, "to", p.Errors[0].Field)
+	e.post("/v1/test_clock/advance", map[string]any{"to": "tomorrow"}, 422, &p)
+	require.Equal(t, "to", p.Errors[0].Field)
 
 	finance, err := api.CreateAPIKeyWithRole(context.Background(), e.db, "finance", api.RoleFinance, billing.SystemClock{})
 	require.NoError(t, err)
@@ -63,4 +67,29 @@ func TestTestClock(t *testing.T) {
 	plain := newTestEnv(t)
 	require.Equal(t, http.StatusNotFound, plain.do(http.MethodGet, "/v1/test_clock", nil, nil))
 	require.Equal(t, http.StatusNotFound, plain.do(http.MethodPost, "/v1/test_clock/advance", map[string]any{"to": to}, nil))
+}
+
+// TestTestClockAdvanceWhilePassWaits: an advance of the instance's test clock bills what fell due
+// even when a scheduler pass is already waiting or running (read the clock before the advance),
+// which the scheduler pass's uniqueness would otherwise let stand in for the advance's own.
+func TestTestClockAdvanceWhilePassWaits(t *testing.T) {
+	t.Parallel()
+	e := newTestEnvOn(t, billing.NewTestClock(), egwsim.Options{}, func(c *jobs.Config) { c.BillingInterval = time.Hour })
+	cus, pm := e.customer(egwsim.TokenActive)
+	var sub subscriptionOut
+	e.post("/v1/subscriptions", map[string]any{"customer_id": cus, "payment_method_id": pm, "amount": 900,
+		"currency": "EUR", "interval": "month", "trial_days": 14}, 201, &sub)
+	require.Equal(t, "trialing", sub.Status)
+	require.Eventually(t, func() bool { // a pass that is not the advance's, once the first has run
+		res, err := e.river.Insert(context.Background(), jobs.BillDueSubscriptionsArgs{},
+			&river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
+		require.NoError(t, err)
+		return !res.UniqueSkippedAsDuplicate
+	}, 10*time.Second, 20*time.Millisecond)
+
+	e.post("/v1/test_clock/advance", map[string]any{"to": sub.TrialEnd.Add(time.Minute)}, 200, nil)
+	charges := e.settledCharges(sub.ID, 1)
+	require.Equal(t, "succeeded", charges[0].Status)
+	require.Equal(t, 200, e.do(http.MethodGet, "/v1/subscriptions/"+sub.ID, nil, &sub))
+	require.Equal(t, "active", sub.Status)
 }

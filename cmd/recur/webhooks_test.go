@@ -380,8 +380,10 @@ func TestWebhookSecretRotation(t *testing.T) {
 	require.NoError(t, verify(before, ep.Secret))
 
 	var p problemOut
-	e.post("/v1/webhook_endpoints/"+ep.ID+"/rotate_secret", map[string]any{"grace_period_seconds": -1}, 422, &p)
-	require.Equal(t, "grace_period_seconds", p.Errors[0].Field)
+	for _, bad := range []int64{-1, 604801, 9223372037} { // the last overflows a time.Duration in nanoseconds
+		e.post("/v1/webhook_endpoints/"+ep.ID+"/rotate_secret", map[string]any{"grace_period_seconds": bad}, 422, &p)
+		require.Equal(t, "grace_period_seconds", p.Errors[0].Field)
+	}
 	var rotated endpointOut
 	e.post("/v1/webhook_endpoints/"+ep.ID+"/rotate_secret", map[string]any{"grace_period_seconds": 3600}, 200, &rotated)
 	require.NotEqual(t, ep.Secret, rotated.Secret)
@@ -688,4 +690,22 @@ func TestWebhookConfig(t *testing.T) {
 	}
 	_, err = loadConfig(env(map[string]string{"RECUR_WEBHOOK_TIMEOUT": "10m"}))
 	require.ErrorContains(t, err, "RECUR_WEBHOOK_TIMEOUT=10m0s: want less than RECUR_JOB_TIMEOUT=5m0s")
+}
+
+// TestWebhookNoReceiverAddresses: an endpoint cannot be pointed at a link-local address (a
+// cloud's instance metadata, 169.254.169.254), a multicast or an unspecified one: a 422 naming url,
+// at creation and on change. Loopback and private addresses stay allowed.
+func TestWebhookNoReceiverAddresses(t *testing.T) {
+	t.Parallel()
+	e := webhookEnv(t)
+	var p problemOut
+	for _, url := range []string{"http://169.254.169.254/latest/meta-data/", "https://[fe80::1]/hook",
+		"http://0.0.0.0:8080/hook", "http://[::ffff:169.254.169.254]/", "http://224.0.0.1/"} {
+		e.post("/v1/webhook_endpoints", map[string]any{"url": url, "event_types": []string{"*"}}, 422, &p)
+		require.Equal(t, "url", p.Errors[0].Field, url)
+	}
+	ep := e.endpoint("http://10.1.2.3/hook", []string{"*"}, false)
+	e.post("/v1/webhook_endpoints/"+ep.ID, map[string]any{"url": "http://127.0.0.1:9/hook"}, 200, nil)
+	e.post("/v1/webhook_endpoints/"+ep.ID, map[string]any{"url": "http://169.254.169.254/"}, 422, &p)
+	require.Equal(t, "url", p.Errors[0].Field)
 }
