@@ -73,6 +73,15 @@ func ClockTimes(ctx context.Context, db DBTX, customerIDs []uuid.UUID, now time.
 	}, nil
 }
 
+// CustomersOnTestClocks counts the customers that live on a test clock.
+func CustomersOnTestClocks(ctx context.Context, db DBTX) (int, error) {
+	var n int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM customers WHERE test_clock_id IS NOT NULL`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("customers on test clocks: %w", err)
+	}
+	return n, nil
+}
+
 // CreateTestClock stores a new test clock.
 func CreateTestClock(ctx context.Context, db DBTX, c billing.FrozenClock) error {
 	_, err := db.Exec(ctx, `INSERT INTO test_clocks (id, name, frozen_time, created_at) VALUES ($1, $2, $3, $4)`,

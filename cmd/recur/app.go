@@ -13,6 +13,7 @@ import (
 
 	"github.com/recur-billing/recur/api"
 	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/billing/store"
 	"github.com/recur-billing/recur/gateway"
 	"github.com/recur-billing/recur/gateway/timed"
 	"github.com/recur-billing/recur/jobs"
@@ -76,6 +77,20 @@ func newApp(pool *pgxpool.Pool, gw gateway.Gateway, clock billing.Clock, log *sl
 		mux.Handle("/", met.countIdempotency(api.New(api.Deps{Pool: pool, Gateway: gw, Jobs: rc, Clock: clock, Logger: log, PublicURL: publicURL})))
 	}
 	return &app{mode: m, river: rc, metrics: met, handler: mux, log: log}, nil
+}
+
+// refuseSandboxData stops a start with a real gateway on a database that holds customers on test
+// clocks: the workers bill them at their clocks' frozen times, which only makes sense against the
+// built-in simulator (a `recur dev` database reused for real).
+func refuseSandboxData(ctx context.Context, pool *pgxpool.Pool) error {
+	n, err := store.CustomersOnTestClocks(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("the database holds %d customers on test clocks, made with recur dev's simulator: use another database with a real gateway", n)
+	}
+	return nil
 }
 
 // readyz answers 204 when the database answers and its schema is current, else 503 saying why.

@@ -54,7 +54,11 @@ func devCmd(ctx context.Context, cfg config, args []string, getenv func(string) 
 	// api.sandbox). The simulator sends its callbacks to this instance.
 	var clock billing.Clock = billing.SystemClock{}
 	egwCfg := cfg.EGW
-	if egwCfg == nil {
+	if egwCfg != nil {
+		if err := refuseSandboxData(ctx, pool); err != nil {
+			return err
+		}
+	} else {
 		testClock := billing.NewTestClock()
 		clock = testClock
 		sim := egwsim.New(egwsim.Options{Clock: testClock, CallbackURL: cfg.PublicURL + "/v1/egw/callbacks"}, log)

@@ -41,6 +41,9 @@ func serveCmd(ctx context.Context, cfg config, args []string) error {
 		return err
 	}
 	defer pool.Close()
+	if err := refuseSandboxData(ctx, pool); err != nil {
+		return err
+	}
 	a, err := newApp(pool, gw, cfg.Clock, log, cfg.Jobs, mode(*m), cfg.PublicURL)
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 
 	"github.com/recur-billing/recur/api"
 	"github.com/recur-billing/recur/billing"
+	"github.com/recur-billing/recur/billing/store"
 	"github.com/recur-billing/recur/billing/store/storetest"
 	"github.com/recur-billing/recur/gateway"
 	"github.com/recur-billing/recur/gateway/egw"
@@ -124,6 +125,29 @@ func TestServeRejectsAnUnknownMode(t *testing.T) {
 	require.ErrorContains(t, err, "RECUR_MODE")
 	err = run(context.Background(), []string{"serve", "--mode", "both"}, env(nil), io.Discard)
 	require.ErrorContains(t, err, "--mode")
+}
+
+// TestRealGatewayRefusesTestClockCustomers: a database that recur dev's simulator filled with
+// customers on test clocks is not served with a real gateway, by serve or by dev: its workers
+// would bill those customers at their clocks' frozen times.
+func TestRealGatewayRefusesTestClockCustomers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.NewURL(t)
+	pool, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	defer pool.Close()
+	clock := billing.FrozenClock{ID: billing.NewID(), Name: "sandbox", FrozenTime: time.Now().UTC(), CreatedAt: time.Now().UTC()}
+	require.NoError(t, store.CreateTestClock(ctx, pool, clock))
+	storetest.Subscription(t, pool, storetest.SubscriptionOpts{TestClockID: &clock.ID})
+
+	getenv := env(map[string]string{"DATABASE_URL": url, "RECUR_LOG_LEVEL": "error",
+		"RECUR_EGW_BASE_URL": "https://egw.example", "RECUR_EGW_TOKEN_URL": "https://egw.example/oauth2/token",
+		"RECUR_EGW_CLIENT_ID": "id", "RECUR_EGW_CLIENT_SECRET": "secret", "RECUR_EGW_PARTICIPANT_ID": "p", "RECUR_EGW_SHOP_AGREEMENT_ID": "s"})
+	for _, cmd := range []string{"serve", "dev"} {
+		err := run(ctx, []string{cmd, "--addr", "127.0.0.1:0"}, getenv, io.Discard)
+		require.ErrorContains(t, err, "the database holds 1 customers on test clocks", cmd)
+	}
 }
 
 // startApp serves an app in mode m on a loopback port until the test ends, and returns its URL.
