@@ -184,7 +184,7 @@ func (c *collection) collect(ctx context.Context) error {
 		case gateway.PaymentAuthorized:
 			p, err = c.capture(ctx, p)
 		case gateway.PaymentCaptured, gateway.PaymentSettled, gateway.PaymentRefunded:
-			err = c.finish(ctx, outcome{status: billing.AttemptSucceeded})
+			err = c.finish(ctx, c.captured(p))
 		case gateway.PaymentFailed, gateway.PaymentAbandoned:
 			err = c.finish(ctx, outcome{billing.AttemptFailed, &billing.Failure{
 				Code: billing.FailurePaymentFailed, Reason: fmt.Sprintf("the gateway payment is %s", p.Status)}})
@@ -314,9 +314,11 @@ func (c *collection) capture(ctx context.Context, p gateway.Payment) (gateway.Pa
 	if err != nil || stop != nil {
 		return c.cancel(ctx, p, err)
 	}
-	return step(ctx, c, billing.StepCapture, uuid.New(), func(ctx context.Context) (gateway.Payment, error) {
+	captured, err := step(ctx, c, billing.StepCapture, uuid.New(), func(ctx context.Context) (gateway.Payment, error) {
 		return c.w.deps.Gateway.Capture(ctx, p.ID, c.charge.Amount)
 	})
+	captured.Amount = p.Amount // EGW answers a capture with the status only: it took what it authorized
+	return captured, err
 }
 
 // mustNotCapture says how the attempt ends instead when the payment must not be captured: the
@@ -330,6 +332,16 @@ func (c *collection) mustNotCapture(ctx context.Context, p gateway.Payment) (*ou
 			Reason: fmt.Sprintf("the gateway authorized %s for a charge of %s", p.Amount, c.charge.Amount)}}, nil
 	}
 	return nil, nil
+}
+
+// captured is how the attempt of a captured payment ends: succeeded, or needs_review when the
+// gateway took another amount than the charge's (a person must settle the difference).
+func (c *collection) captured(p gateway.Payment) outcome {
+	if p.Amount != c.charge.Amount {
+		return outcome{billing.AttemptNeedsReview, &billing.Failure{Code: billing.FailureAmountMismatch,
+			Reason: fmt.Sprintf("the gateway captured %s for a charge of %s", p.Amount, c.charge.Amount)}}
+	}
+	return outcome{status: billing.AttemptSucceeded}
 }
 
 // cancel releases the payment at the gateway, unless err says that deciding to failed.

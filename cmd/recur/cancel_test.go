@@ -103,6 +103,39 @@ func TestAmountMismatchIsCancelledForReview(t *testing.T) {
 	require.Equal(t, gateway.PaymentCancelled, e.sim.Ledger()[0].Status)
 }
 
+// TestCapturedAmountMismatchGoesToReview: a payment read back captured for another amount than
+// its charge's (here the charge changed while the capture's answer was lost) is not a success:
+// the charge goes to a person.
+func TestCapturedAmountMismatchGoesToReview(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	ctx := context.Background()
+	e.sim.FailNext(egwsim.OpCapture, egwsim.Fault{Kind: egwsim.KindTimeout, AfterEffect: true})
+	subID := e.subscribe(egwsim.TokenActive)
+	var chargeID string
+	require.Eventually(t, func() bool { // the capture is sent and its answer held back
+		err := e.db.QueryRow(ctx, `
+			SELECT c.id FROM charges c JOIN charge_attempts a ON a.charge_id = c.id JOIN charge_steps s ON s.attempt_id = a.id
+			WHERE c.subscription_id = $1 AND s.step = 'capture' AND s.outcome IS NULL`, subID).Scan(&chargeID)
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond)
+	e.sim.FailAlways(egwsim.OpGetPayment, egwsim.Fault{Status: 503}) // it stays unknown meanwhile
+	_, err := e.db.Exec(ctx, `UPDATE charges SET amount = amount + 1 WHERE id = $1`, chargeID)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		var status string
+		require.NoError(t, e.db.QueryRow(ctx, `SELECT status FROM charges WHERE id = $1`, chargeID).Scan(&status))
+		return status == "reconciling"
+	}, 10*time.Second, 20*time.Millisecond)
+	e.sim.ClearFaults()
+
+	charge := e.settledCharges(subID, 1)[0]
+	require.Equal(t, "needs_review", charge.Status)
+	require.Equal(t, billing.FailureAmountMismatch, charge.Failure.Code)
+	require.Contains(t, charge.Failure.Reason, "captured 12.50 EUR for a charge of 12.51 EUR")
+	require.Equal(t, gateway.PaymentCaptured, e.sim.Ledger()[0].Status)
+}
+
 // TestUnsettledChargesGoToReviewNeverToARetry: a payment that the gateway never settles, and a
 // payment whose state cannot be read, end in needs_review after ReviewAfter: never failed, never
 // charged again.
