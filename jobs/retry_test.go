@@ -50,9 +50,10 @@ func TestRetryOfAChargeBeingWorkedWaitsForNoCard(t *testing.T) {
 		}
 		retried <- err
 	}()
-	waiting := func() bool { // for a lock
+	waiting := func() bool { // for a lock in this test's database (other tests wait for theirs)
 		var n int
-		require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE NOT granted`).Scan(&n))
+		require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+			WHERE NOT l.granted AND a.datname = current_database()`).Scan(&n))
 		return n > 0
 	}
 	var apiErr error
