@@ -159,9 +159,9 @@ func completeSetup(ctx context.Context, d Deps, jobs *Client, s billing.PaymentM
 }
 
 // switchSubscription makes the subscription bill pm and, when it is past due or unpaid, retries
-// every failed or retrying charge it owes with pm at once, oldest first (RetryPastDue, dunning's). A subscription canceled since the setup
-// began, or that pm's token cannot bill (no recurring purpose, or no STANDING_ORDER for the
-// amounts set for its upcoming periods), is left alone.
+// every failed or retrying charge it owes with pm at once, oldest first (RetryPastDue). A
+// subscription canceled since the setup began, or that pm's token cannot bill (no recurring
+// purpose, or no STANDING_ORDER for the amounts set for its upcoming periods), is left alone.
 func switchSubscription(ctx context.Context, log *slog.Logger, tx pgx.Tx, jobs *Client, clock billing.Clock, subID uuid.UUID, pm billing.PaymentMethod) error {
 	now := clock.Now()
 	// The charges that RetryPastDue retries are locked before the subscription, as the charge
