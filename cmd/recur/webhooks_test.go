@@ -193,10 +193,16 @@ func TestWebhookEventsOfASubscriptionsLife(t *testing.T) {
 	charge := e.settledCharges(sched, 1)[0]
 	e.clock.Advance(time.Minute)
 	e.post("/v1/subscriptions/"+sched+"/pause", map[string]any{"until": e.clock.Now().Add(24 * time.Hour)}, http.StatusOK, nil)
+	// Deliveries are signed at the time they are sent and checked at the time they arrive: before
+	// the clock jumps by more than the tolerance, what has been sent has arrived.
+	arrived := func() { all.wait(len(e.listedEventTypes("limit=100"))) }
+	arrived()
+	pausedOnly.wait(2)
 	e.clock.Advance(25 * time.Hour)
 	require.Eventually(t, func() bool { return e.getSubscription(sched).Status == "active" }, 20*time.Second, 20*time.Millisecond)
 	var s subscriptionOut
 	e.post("/v1/subscriptions/"+sched+"/cancel", map[string]any{"at_period_end": true}, http.StatusOK, &s)
+	arrived()
 	e.clock.Set(*s.CancelAt)
 	require.Eventually(t, func() bool { return e.getSubscription(sched).Status == "canceled" }, 20*time.Second, 20*time.Millisecond)
 	e.clock.Advance(time.Minute)
