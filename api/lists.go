@@ -120,8 +120,16 @@ func (a *API) listSubscriptions(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	// The page's upcoming amounts are read in one query, not one per subscription.
+	var amounts map[uuid.UUID][]billing.PeriodAmount
 	listOf(a, w, r, func(after *uuid.UUID, n int) ([]billing.Subscription, error) {
 		f.StartingAfter = after
-		return store.ListSubscriptions(r.Context(), a.db, f, n)
-	}, a.renderSubscription)
+		subs, err := store.ListSubscriptions(r.Context(), a.db, f, n)
+		if err == nil {
+			amounts, err = store.UpcomingPeriodAmountsOf(r.Context(), a.db, subs)
+		}
+		return subs, err
+	}, func(_ context.Context, s billing.Subscription) (subscriptionJSON, error) {
+		return withAmounts(s, amounts[s.ID]), nil
+	})
 }

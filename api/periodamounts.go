@@ -91,15 +91,17 @@ func checkVariableAmounts(pm billing.PaymentMethod) error {
 // subscriptionWithAmounts is subscriptionOut with the amounts set for its periods not yet billed,
 // read in db.
 func subscriptionWithAmounts(ctx context.Context, db store.DBTX, s billing.Subscription) (subscriptionJSON, error) {
-	out := subscriptionOut(s)
 	amounts, err := store.UpcomingPeriodAmounts(ctx, db, s)
-	if err != nil {
-		return out, err
-	}
+	return withAmounts(s, amounts), err
+}
+
+// withAmounts is subscriptionOut with amounts, those set for its periods not yet billed.
+func withAmounts(s billing.Subscription, amounts []billing.PeriodAmount) subscriptionJSON {
+	out := subscriptionOut(s)
 	for _, p := range amounts {
 		out.UpcomingAmounts = append(out.UpcomingAmounts, periodAmountOut(p))
 	}
-	return out, nil
+	return out
 }
 
 // renderSubscription is subscriptionWithAmounts for getOne.

@@ -27,21 +27,38 @@ func SetPeriodAmount(ctx context.Context, db DBTX, p billing.PeriodAmount) error
 // UpcomingPeriodAmounts returns the amounts set for the subscription's periods not yet billed, in
 // period order.
 func UpcomingPeriodAmounts(ctx context.Context, db DBTX, s billing.Subscription) ([]billing.PeriodAmount, error) {
+	all, err := UpcomingPeriodAmountsOf(ctx, db, []billing.Subscription{s})
+	return all[s.ID], err
+}
+
+// UpcomingPeriodAmountsOf is UpcomingPeriodAmounts for several subscriptions, in one query: the
+// amounts by subscription id.
+func UpcomingPeriodAmountsOf(ctx context.Context, db DBTX, subs []billing.Subscription) (map[uuid.UUID][]billing.PeriodAmount, error) {
+	ids, next := make([]uuid.UUID, len(subs)), make([]int, len(subs))
+	byID := make(map[uuid.UUID]billing.Subscription, len(subs))
+	for i, s := range subs {
+		ids[i], next[i], byID[s.ID] = s.ID, s.NextPeriod, s
+	}
 	rows, err := db.Query(ctx, `
-		SELECT period_index, amount, currency, updated_at FROM period_amounts
-		WHERE subscription_id = $1 AND period_index >= $2
-		ORDER BY period_index`, s.ID, s.NextPeriod)
+		SELECT p.subscription_id, p.period_index, p.amount, p.currency, p.updated_at
+		FROM unnest($1::uuid[], $2::int[]) AS s (id, next_period)
+		JOIN period_amounts p ON p.subscription_id = s.id AND p.period_index >= s.next_period
+		ORDER BY p.subscription_id, p.period_index`, ids, next)
 	if err != nil {
 		return nil, fmt.Errorf("upcoming period amounts: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.PeriodAmount, error) {
-		p := billing.PeriodAmount{PeriodKey: billing.PeriodKey{SubscriptionID: s.ID}}
-		err := row.Scan(&p.Index, &p.Amount.Amount, &p.Amount.Currency, &p.UpdatedAt)
-		p.Start, p.End = s.Schedule.Period(p.Index)
+	amounts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.PeriodAmount, error) {
+		var p billing.PeriodAmount
+		err := row.Scan(&p.SubscriptionID, &p.Index, &p.Amount.Amount, &p.Amount.Currency, &p.UpdatedAt)
+		p.Start, p.End = byID[p.SubscriptionID].Schedule.Period(p.Index)
 		return p, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("upcoming period amounts: %w", err)
+	}
+	out := make(map[uuid.UUID][]billing.PeriodAmount)
+	for _, p := range amounts {
+		out[p.SubscriptionID] = append(out[p.SubscriptionID], p)
 	}
 	return out, nil
 }

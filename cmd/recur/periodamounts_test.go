@@ -38,6 +38,21 @@ func TestVariablePeriodAmount(t *testing.T) {
 	require.Equal(t, 200, e.do(http.MethodGet, "/v1/subscriptions/"+subID, nil, &got))
 	require.Equal(t, []periodAmountOut{set}, got.UpcomingAmounts, "setting it again replaced it")
 
+	// The list shows each subscription as GET does, its upcoming amounts (read for the whole page
+	// at once) with it and no other's.
+	other := e.subscribe(egwsim.TokenActive + "_other")
+	e.settledCharges(other, 1) // its first period billed: nothing changes while the test reads
+	var page struct {
+		Data []map[string]any `json:"data"`
+	}
+	require.Equal(t, 200, e.do(http.MethodGet, "/v1/subscriptions", nil, &page))
+	require.Len(t, page.Data, 2)
+	for _, id := range []string{subID, other} {
+		var one map[string]any
+		require.Equal(t, 200, e.do(http.MethodGet, "/v1/subscriptions/"+id, nil, &one))
+		require.Contains(t, page.Data, one)
+	}
+
 	for _, tc := range []struct {
 		index string
 		body  map[string]any
